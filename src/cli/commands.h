@@ -1,0 +1,14 @@
+// The subcommands of `whale`. Each lives in its own file and registers itself on the top-level app; the
+// callback it installs runs the command and may throw whale::Error, which main() reports.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace whale::cli {
+
+void add_info_command(CLI::App& app);
+void add_tokenize_commands(CLI::App& app);  // tokenize, detokenize
+void add_template_command(CLI::App& app);
+void add_convert_command(CLI::App& app);
+
+}  // namespace whale::cli
