@@ -10,5 +10,7 @@ void add_info_command(CLI::App& app);
 void add_tokenize_commands(CLI::App& app);  // tokenize, detokenize
 void add_template_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
+void add_run_commands(CLI::App& app);      // run, chat
+void add_mkmodel_command(CLI::App& app);
 
 }  // namespace whale::cli

@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   whale::cli::add_tokenize_commands(app);
   whale::cli::add_template_command(app);
   whale::cli::add_convert_command(app);
+  whale::cli::add_run_commands(app);
+  whale::cli::add_mkmodel_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
