@@ -47,20 +47,24 @@ struct Value {
   const ArrayValue& as_array(std::string_view what) const;
 };
 
-// A parsed GGUF file. Tensor data stays in the memory map; TensorView::data points into it.
-class File {
+// Key/value metadata in insertion order, with typed getters. `source` (a file path) prefixes error messages.
+// Used for GGUF files and for Hugging Face folders, whose config.json is translated into the same keys.
+class Metadata {
  public:
-  // Opens and validates a whole file: header, every metadata value, the tensor table (names unique, types
-  // known, shapes sane, data inside the file and aligned). Throws whale::Error naming the file and the key or
-  // tensor at fault.
-  static File open(const std::string& path);
+  explicit Metadata(std::string source = {}) : source_(std::move(source)) {}
 
-  const std::string& path() const { return map_->path(); }
-  uint32_t version() const { return version_; }
-  uint32_t alignment() const { return alignment_; }
-  size_t file_size() const { return map_->size(); }
+  const std::string& source() const { return source_; }
+  void set(std::string key, Value value);  // replaces an existing key in place
+  void set_string(std::string key, std::string value);
+  void set_uint32(std::string key, uint32_t value);
+  void set_int32(std::string key, int32_t value);
+  void set_float32(std::string key, float value);
+  void set_bool(std::string key, bool value);
+  void set_string_array(std::string key, const std::vector<std::string>& values);
+  void set_int32_array(std::string key, const std::vector<int32_t>& values);
+  void set_float32_array(std::string key, const std::vector<float>& values);
 
-  const std::vector<std::pair<std::string, Value>>& metadata() const { return metadata_; }
+  const std::vector<std::pair<std::string, Value>>& entries() const { return entries_; }
   const Value* find(std::string_view key) const;
   bool has(std::string_view key) const { return find(key) != nullptr; }
   // Typed getters: the required form throws when the key is missing or of the wrong type; the optional form
@@ -76,6 +80,26 @@ class File {
   std::vector<int64_t> get_int_array(std::string_view key) const;
   std::vector<double> get_float_array(std::string_view key) const;
 
+ private:
+  std::string source_;
+  std::vector<std::pair<std::string, Value>> entries_;
+  std::map<std::string, size_t, std::less<>> index_;
+};
+
+// A parsed GGUF file. Tensor data stays in the memory map; TensorView::data points into it.
+class File {
+ public:
+  // Opens and validates a whole file: header, every metadata value, the tensor table (names unique, types
+  // known, shapes sane, data inside the file and aligned). Throws whale::Error naming the file and the key or
+  // tensor at fault.
+  static File open(const std::string& path);
+
+  const std::string& path() const { return map_->path(); }
+  uint32_t version() const { return version_; }
+  uint32_t alignment() const { return alignment_; }
+  size_t file_size() const { return map_->size(); }
+  const Metadata& metadata() const { return metadata_; }
+
   const std::vector<TensorView>& tensors() const { return tensors_; }
   const TensorView* find_tensor(std::string_view name) const;
   // Throws whale::Error naming the file and tensor when missing.
@@ -85,8 +109,7 @@ class File {
   std::shared_ptr<MappedFile> map_;
   uint32_t version_ = 3;
   uint32_t alignment_ = kDefaultAlignment;
-  std::vector<std::pair<std::string, Value>> metadata_;
-  std::map<std::string, size_t, std::less<>> metadata_index_;
+  Metadata metadata_;
   std::vector<TensorView> tensors_;
   std::map<std::string, size_t, std::less<>> tensor_index_;
 };
@@ -94,15 +117,7 @@ class File {
 // Builds a GGUF v3 file. Metadata keeps insertion order; tensors are written in the order added.
 class Writer {
  public:
-  void set(std::string key, Value value);  // replaces an existing key in place
-  void set_string(std::string key, std::string value);
-  void set_uint32(std::string key, uint32_t value);
-  void set_int32(std::string key, int32_t value);
-  void set_float32(std::string key, float value);
-  void set_bool(std::string key, bool value);
-  void set_string_array(std::string key, const std::vector<std::string>& values);
-  void set_int32_array(std::string key, const std::vector<int32_t>& values);
-  void set_float32_array(std::string key, const std::vector<float>& values);
+  Metadata& metadata() { return metadata_; }
 
   // Adds a tensor; `data` must hold exactly dtype_bytes(dtype, elements) bytes and is copied.
   void add_tensor(std::string name, DType dtype, Shape shape, std::vector<uint8_t> data);
@@ -121,7 +136,7 @@ class Writer {
     const uint8_t* data;
     size_t bytes;
   };
-  std::vector<std::pair<std::string, Value>> metadata_;
+  Metadata metadata_;
   std::vector<PendingTensor> tensors_;
 };
 
