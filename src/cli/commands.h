@@ -12,5 +12,6 @@ void add_template_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
 void add_run_commands(CLI::App& app);      // run, chat
 void add_mkmodel_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 
 }  // namespace whale::cli

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   whale::cli::add_convert_command(app);
   whale::cli::add_run_commands(app);
   whale::cli::add_mkmodel_command(app);
+  whale::cli::add_serve_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -35,6 +35,10 @@ std::string_view dtype_name(DType type);
 std::optional<DType> dtype_from_name(std::string_view name);
 // Bytes taken by `elements` values of `type`; elements must be a multiple of the block size.
 size_t dtype_bytes(DType type, uint64_t elements);
+// Whether GGUF files can hold the type (FP8 has no GGUF id).
+bool dtype_is_gguf(DType type);
+// Whether the type stores blocks of several elements with shared scales.
+bool dtype_is_quantized(DType type);
 
 // Quant block layouts (the ggml layouts, which GGUF files hold byte for byte).
 inline constexpr size_t kQK4_0 = 32;   // block_q4_0: f16 d; uint8 qs[16]
