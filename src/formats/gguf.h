@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -31,7 +33,8 @@ struct ArrayValue {
   std::vector<Value> items;
 };
 
-// One metadata value. The variant index order matches nothing on disk; use type() for the GGUF type.
+// One metadata value. The variant lists its alternatives in the order of the GGUF type ids, so type() is the
+// variant index.
 struct Value {
   std::variant<uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, float, bool, std::string, ArrayValue,
                uint64_t, int64_t, double>
@@ -81,6 +84,9 @@ class Metadata {
   std::vector<double> get_float_array(std::string_view key) const;
 
  private:
+  std::string what(std::string_view key) const;  // "source: key NAME", the prefix of error messages
+  const Value& require(std::string_view key) const;
+
   std::string source_;
   std::vector<std::pair<std::string, Value>> entries_;
   std::map<std::string, size_t, std::less<>> index_;
@@ -98,6 +104,7 @@ class File {
   uint32_t version() const { return version_; }
   uint32_t alignment() const { return alignment_; }
   size_t file_size() const { return map_->size(); }
+  size_t data_offset() const { return data_offset_; }  // where the tensor data section starts
   const Metadata& metadata() const { return metadata_; }
 
   const std::vector<TensorView>& tensors() const { return tensors_; }
@@ -109,6 +116,7 @@ class File {
   std::shared_ptr<MappedFile> map_;
   uint32_t version_ = 3;
   uint32_t alignment_ = kDefaultAlignment;
+  size_t data_offset_ = 0;
   Metadata metadata_;
   std::vector<TensorView> tensors_;
   std::map<std::string, size_t, std::less<>> tensor_index_;
@@ -123,6 +131,11 @@ class Writer {
   void add_tensor(std::string name, DType dtype, Shape shape, std::vector<uint8_t> data);
   // Adds a tensor whose bytes stay owned by the caller until write() returns.
   void add_tensor_ref(std::string name, DType dtype, Shape shape, const uint8_t* data, size_t bytes);
+  // Adds a tensor whose bytes are produced during write(): `fill` receives a buffer of dtype_bytes(dtype,
+  // elements) bytes to fill. Lets conversion stream one tensor at a time instead of holding all of them.
+  using Fill = std::function<void(uint8_t* dst)>;
+  void add_tensor_generated(std::string name, DType dtype, Shape shape, Fill fill);
+  size_t tensor_count() const { return tensors_.size(); }
 
   // Writes to `path` through a temporary file and a rename, so a failed write never leaves a partial file.
   void write(const std::string& path) const;
@@ -135,7 +148,10 @@ class Writer {
     std::vector<uint8_t> owned;
     const uint8_t* data;
     size_t bytes;
+    Fill fill;
   };
+  PendingTensor& add_pending(std::string name, DType dtype, Shape shape);
+  std::set<std::string, std::less<>> names_;
   Metadata metadata_;
   std::vector<PendingTensor> tensors_;
 };

@@ -1,0 +1,40 @@
+// The kernels models run: matrix products over weights of any storage type, norms, activations, attention.
+// Each has a scalar reference in kernels/ref/ops.h with the same contract; these are the faster versions
+// (multithreaded over the pool, loops written for auto-vectorization, Q8_0 weights dotted against Q8_0-
+// quantized activations). Kernels know nothing of models: they take plain pointers and shapes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/thread_pool.h"
+#include "kernels/attention_shape.h"
+#include "kernels/matrix.h"
+
+namespace whale::kernels {
+
+// y[t, r] = sum_c W[r, c] * x[t, c] for t < n. x: [n, w.cols]; y: [n, w.rows]; y must not alias x.
+// Q8_0 weights use x quantized to Q8_0 blocks (as llama.cpp does), so results differ from ref::matmul by
+// that rounding (relative error ~1e-3). Uses a grow-only per-thread buffer for quantized activations, so
+// it allocates only the first time a larger width is seen.
+void matmul(const Matrix& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+inline void matvec(const Matrix& w, const float* x, float* y, ThreadPool& pool) { matmul(w, x, 1, y, pool); }
+// Row r of W as floats (w.cols values): an embedding lookup.
+void get_row(const Matrix& w, int64_t r, float* out);
+
+// out = x / sqrt(mean(x^2) + eps) * weight over n values; out may alias x.
+void rmsnorm(const float* x, const float* weight, int64_t n, float eps, float* out);
+// In place over n values.
+void softmax(float* x, int64_t n);
+// out[i] = silu(gate[i]) * up[i]; out may alias gate or up.
+void swiglu(const float* gate, const float* up, int64_t n, float* out);
+// y[i] += x[i].
+void add(float* y, const float* x, int64_t n);
+
+// Floats of scratch attention() needs for keys up to `context` positions on `pool`.
+size_t attention_scratch_floats(int64_t context, const ThreadPool& pool);
+// As ref::attention; parallel over (token, head). scratch: attention_scratch_floats(start_pos + n_tokens).
+void attention(const AttentionShape& shape, const float* q, int64_t n_tokens, int64_t start_pos,
+               const float* k, const float* v, float scale, float* out, float* scratch, ThreadPool& pool);
+
+}  // namespace whale::kernels

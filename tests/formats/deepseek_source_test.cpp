@@ -1,0 +1,272 @@
+// ModelSource on tiny DeepSeek-V3 / V2-Lite style folders: MLA tensors (kv_b split), stacked routed experts,
+// shared experts, FP8 weights with block scales, the MTP layer, and the deepseek2 metadata keys.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "formats/hf_test_folder.h"
+#include "formats/model_source.h"
+
+namespace whale {
+namespace {
+
+using testing::StTensor;
+using testing::TempDir;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+
+float f32_at(const TensorView& t, int64_t i) {
+  EXPECT_EQ(t.dtype, DType::F32) << t.name;
+  float v;
+  std::memcpy(&v, t.data + i * 4, 4);
+  return v;
+}
+
+// hidden 8, 2 heads, q_lora 4, kv_lora 4, nope 2, rope 2, v 3; layer 0 dense (ff 6), layer 1 MoE with 4
+// routed experts (ff 4) + 1 shared; layer 2 is the MTP module.
+json v3_config() {
+  return {{"model_type", "deepseek_v3"}, {"vocab_size", 10}, {"hidden_size", 8}, {"num_hidden_layers", 2},
+          {"intermediate_size", 6}, {"num_attention_heads", 2}, {"num_key_value_heads", 2},
+          {"q_lora_rank", 4}, {"kv_lora_rank", 4}, {"qk_nope_head_dim", 2}, {"qk_rope_head_dim", 2},
+          {"v_head_dim", 3}, {"n_routed_experts", 4}, {"n_shared_experts", 1}, {"num_experts_per_tok", 2},
+          {"moe_intermediate_size", 4}, {"first_k_dense_replace", 1}, {"n_group", 2}, {"topk_group", 1},
+          {"scoring_func", "sigmoid"}, {"topk_method", "noaux_tc"}, {"norm_topk_prob", true},
+          {"routed_scaling_factor", 2.5}, {"num_nextn_predict_layers", 1}, {"max_position_embeddings", 640},
+          {"rms_norm_eps", 1e-6}, {"rope_theta", 10000},
+          {"rope_scaling", {{"type", "yarn"}, {"factor", 40}, {"original_max_position_embeddings", 16},
+                            {"beta_fast", 32}, {"beta_slow", 1}, {"mscale", 1.0}, {"mscale_all_dim", 1.0}}}};
+}
+
+class Tensors {
+ public:
+  void add(const std::string& name, std::vector<int64_t> shape, float offset = 0.0f) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    list.push_back({name, "F32", shape, testing::f32_bytes(testing::iota_values(static_cast<size_t>(n), 1.0f, offset))});
+  }
+  void remove(const std::string& name) {
+    std::erase_if(list, [&](const StTensor& t) { return t.name == name; });
+  }
+  std::vector<StTensor> list;
+};
+
+void add_layer(Tensors& t, int layer, bool moe, bool q_lora, bool mtp) {
+  const std::string p = "model.layers." + std::to_string(layer);
+  t.add(p + ".input_layernorm.weight", {8});
+  if (q_lora) {
+    t.add(p + ".self_attn.q_a_proj.weight", {4, 8});
+    t.add(p + ".self_attn.q_a_layernorm.weight", {4});
+    t.add(p + ".self_attn.q_b_proj.weight", {8, 4});  // 2 heads x (2 + 2)
+  } else {
+    t.add(p + ".self_attn.q_proj.weight", {8, 8});
+  }
+  t.add(p + ".self_attn.kv_a_proj_with_mqa.weight", {6, 8});
+  t.add(p + ".self_attn.kv_a_layernorm.weight", {4});
+  t.add(p + ".self_attn.kv_b_proj.weight", {10, 4});  // 2 heads x (2 nope + 3 v)
+  t.add(p + ".self_attn.o_proj.weight", {8, 6});
+  t.add(p + ".post_attention_layernorm.weight", {8});
+  if (!moe) {
+    for (const char* w : {"gate_proj", "up_proj"}) t.add(p + ".mlp." + w + ".weight", {6, 8});
+    t.add(p + ".mlp.down_proj.weight", {8, 6});
+  } else {
+    t.add(p + ".mlp.gate.weight", {4, 8});
+    for (int e = 0; e < 4; ++e) {
+      const std::string ep = p + ".mlp.experts." + std::to_string(e);
+      t.add(ep + ".gate_proj.weight", {4, 8}, 100.0f * e);
+      t.add(ep + ".up_proj.weight", {4, 8}, 1000.0f + 100.0f * e);
+      t.add(ep + ".down_proj.weight", {8, 4}, 2000.0f + 100.0f * e);
+    }
+    for (const char* w : {"gate_proj", "up_proj"}) t.add(p + ".mlp.shared_experts." + w + ".weight", {4, 8});
+    t.add(p + ".mlp.shared_experts.down_proj.weight", {8, 4});
+  }
+  if (mtp) {
+    t.add(p + ".eh_proj.weight", {8, 16});
+    t.add(p + ".enorm.weight", {8});
+    t.add(p + ".hnorm.weight", {8});
+    t.add(p + ".shared_head.norm.weight", {8});
+    t.add(p + ".shared_head.head.weight", {10, 8});
+    t.add(p + ".embed_tokens.weight", {10, 8});
+  }
+}
+
+Tensors v3_tensors() {
+  Tensors t;
+  t.add("model.embed_tokens.weight", {10, 8});
+  t.add("model.norm.weight", {8});
+  t.add("lm_head.weight", {10, 8});
+  add_layer(t, 0, false, true, false);
+  add_layer(t, 1, true, true, false);
+  t.add("model.layers.1.mlp.gate.e_score_correction_bias", {4}, 0.5f);
+  add_layer(t, 2, true, true, true);
+  t.add("model.layers.2.mlp.gate.e_score_correction_bias", {4});
+  // FP8 q_a_proj in layer 0: [4, 8], one 128x128 block with scale_inv 0.5; bytes alternate 1.0 and 2.0.
+  t.remove("model.layers.0.self_attn.q_a_proj.weight");
+  std::vector<uint8_t> fp8(32);
+  for (size_t i = 0; i < fp8.size(); ++i) fp8[i] = i % 2 ? 0x40 : 0x38;
+  t.list.push_back({"model.layers.0.self_attn.q_a_proj.weight", "F8_E4M3", {4, 8}, fp8});
+  t.list.push_back({"model.layers.0.self_attn.q_a_proj.weight_scale_inv", "F32", {1, 1}, testing::f32_bytes({0.5f})});
+  return t;
+}
+
+void write(const TempDir& dir, const json& config, const Tensors& t) {
+  dir.write("config.json", config.dump());
+  dir.write("model.safetensors", testing::safetensors_bytes(t.list));
+}
+
+TEST(ModelSourceDeepseek, V3MetadataKeys) {
+  TempDir dir;
+  write(dir, v3_config(), v3_tensors());
+  ModelSource m = ModelSource::open(dir.path());
+  const gguf::Metadata& md = m.metadata();
+  EXPECT_EQ(m.architecture(), "deepseek2");
+  EXPECT_EQ(md.get_int("deepseek2.block_count"), 2);  // MTP left out by default, as llama.cpp's converter does
+  EXPECT_FALSE(md.has("deepseek2.nextn_predict_layers"));
+  EXPECT_EQ(md.get_int("deepseek2.leading_dense_block_count"), 1);
+  EXPECT_EQ(md.get_int("deepseek2.feed_forward_length"), 6);
+  EXPECT_EQ(md.get_int("deepseek2.expert_feed_forward_length"), 4);
+  EXPECT_EQ(md.get_int("deepseek2.expert_count"), 4);
+  EXPECT_EQ(md.get_int("deepseek2.expert_used_count"), 2);
+  EXPECT_EQ(md.get_int("deepseek2.expert_shared_count"), 1);
+  EXPECT_EQ(md.get_int("deepseek2.expert_group_count"), 2);
+  EXPECT_EQ(md.get_int("deepseek2.expert_group_used_count"), 1);
+  EXPECT_EQ(md.get_float("deepseek2.expert_weights_scale"), 2.5);
+  EXPECT_EQ(md.find_bool("deepseek2.expert_weights_norm"), true);
+  EXPECT_EQ(md.get_int("deepseek2.expert_gating_func"), 2);  // sigmoid
+  EXPECT_EQ(md.get_int("deepseek2.attention.head_count"), 2);
+  EXPECT_EQ(md.get_int("deepseek2.attention.head_count_kv"), 1);
+  EXPECT_EQ(md.get_int("deepseek2.attention.q_lora_rank"), 4);
+  EXPECT_EQ(md.get_int("deepseek2.attention.kv_lora_rank"), 4);
+  EXPECT_EQ(md.get_int("deepseek2.attention.key_length"), 6);    // kv_lora + rope
+  EXPECT_EQ(md.get_int("deepseek2.attention.value_length"), 4);  // kv_lora
+  EXPECT_EQ(md.get_int("deepseek2.attention.key_length_mla"), 4);
+  EXPECT_EQ(md.get_int("deepseek2.attention.value_length_mla"), 3);
+  EXPECT_EQ(md.get_int("deepseek2.rope.dimension_count"), 2);
+  EXPECT_EQ(md.get_string("deepseek2.rope.scaling.type"), "yarn");
+  EXPECT_EQ(md.get_float("deepseek2.rope.scaling.factor"), 40.0);
+  EXPECT_EQ(md.get_int("deepseek2.rope.scaling.original_context_length"), 16);
+  EXPECT_EQ(md.get_float("deepseek2.rope.scaling.yarn_beta_fast"), 32.0);
+  EXPECT_FLOAT_EQ(static_cast<float>(md.get_float("deepseek2.rope.scaling.yarn_log_multiplier")), 0.1f);
+  EXPECT_EQ(md.find("deepseek2.expert_weights_norm")->type(), gguf::ValueType::Bool);
+  EXPECT_EQ(md.find("deepseek2.expert_gating_func")->type(), gguf::ValueType::Uint32);
+}
+
+TEST(ModelSourceDeepseek, V3TensorsAndLayouts) {
+  TempDir dir;
+  write(dir, v3_config(), v3_tensors());
+  ModelSource m = ModelSource::open(dir.path());
+  EXPECT_EQ(m.find_tensor("blk.2.attn_norm.weight"), nullptr);
+  EXPECT_EQ(m.find_tensor("blk.0.attn_kv_b.weight"), nullptr);
+  EXPECT_EQ(m.tensor("blk.0.ffn_gate.weight").shape, (Shape{6, 8}));
+  EXPECT_EQ(m.find_tensor("blk.0.ffn_gate_inp.weight"), nullptr);
+  EXPECT_EQ(m.tensor("blk.1.attn_q_b.weight").shape, (Shape{8, 4}));
+  EXPECT_EQ(m.tensor("blk.1.attn_kv_a_mqa.weight").shape, (Shape{6, 8}));
+  EXPECT_EQ(m.tensor("blk.1.attn_kv_a_norm.weight").shape, (Shape{4}));
+  EXPECT_EQ(m.tensor("blk.1.attn_q_a_norm.weight").shape, (Shape{4}));
+  EXPECT_EQ(m.tensor("blk.1.attn_output.weight").shape, (Shape{8, 6}));
+  EXPECT_EQ(m.tensor("blk.1.ffn_gate_inp.weight").shape, (Shape{4, 8}));
+  EXPECT_EQ(f32_at(m.tensor("blk.1.exp_probs_b.bias"), 3), 3.5f);
+  EXPECT_EQ(m.tensor("blk.1.ffn_gate_shexp.weight").shape, (Shape{4, 8}));
+  EXPECT_EQ(m.tensor("blk.1.ffn_down_shexp.weight").shape, (Shape{8, 4}));
+
+  // kv_b [10, 4] holds kv_b[row][c] = 4*row + c; per head rows 0-1 are keys, 2-4 values.
+  // attn_k_b {2, 4, 2}: k_b[h][r][j] = kv_b[5h + j][r].  k_b[1][3][1] = kv_b[6][3] = 27, at (1*4+3)*2+1 = 15.
+  const TensorView& k_b = m.tensor("blk.1.attn_k_b.weight");
+  EXPECT_EQ(k_b.shape, (Shape{2, 4, 2}));
+  EXPECT_EQ(f32_at(k_b, 15), 27.0f);
+  EXPECT_EQ(f32_at(k_b, 1), 4.0f);  // k_b[0][0][1] = kv_b[1][0]
+  EXPECT_EQ(f32_at(k_b, 2), 1.0f);  // k_b[0][1][0] = kv_b[0][1]
+  // attn_v_b {2, 3, 4}: v_b[h][i][c] = kv_b[5h + 2 + i][c].  v_b[1][2][3] = kv_b[9][3] = 39, at 23.
+  const TensorView& v_b = m.tensor("blk.1.attn_v_b.weight");
+  EXPECT_EQ(v_b.shape, (Shape{2, 3, 4}));
+  EXPECT_EQ(f32_at(v_b, 23), 39.0f);
+  EXPECT_EQ(f32_at(v_b, 0), 8.0f);  // kv_b[2][0]
+
+  // Experts stacked {expert, rows, cols}: gate of expert e holds 100e + 8r + c.
+  const TensorView& gate = m.tensor("blk.1.ffn_gate_exps.weight");
+  EXPECT_EQ(gate.shape, (Shape{4, 4, 8}));
+  EXPECT_EQ(f32_at(gate, 3 * 32 + 1 * 8 + 2), 310.0f);
+  const TensorView& down = m.tensor("blk.1.ffn_down_exps.weight");
+  EXPECT_EQ(down.shape, (Shape{4, 8, 4}));
+  EXPECT_EQ(f32_at(down, 2 * 32 + 7 * 4 + 3), 2231.0f);
+  EXPECT_EQ(f32_at(m.tensor("blk.1.ffn_up_exps.weight"), 32), 1100.0f);
+
+  // FP8 q_a_proj: bytes 1.0 / 2.0 alternating, times scale_inv 0.5.
+  const TensorView& q_a = m.tensor("blk.0.attn_q_a.weight");
+  EXPECT_EQ(q_a.dtype, DType::F32);
+  EXPECT_EQ(q_a.shape, (Shape{4, 8}));
+  EXPECT_EQ(f32_at(q_a, 0), 0.5f);
+  EXPECT_EQ(f32_at(q_a, 31), 1.0f);
+}
+
+TEST(ModelSourceDeepseek, MtpLayerOnRequest) {
+  TempDir dir;
+  write(dir, v3_config(), v3_tensors());
+  ModelSource::Options options;
+  options.include_mtp = true;
+  ModelSource m = ModelSource::open(dir.path(), options);
+  EXPECT_EQ(m.metadata().get_int("deepseek2.block_count"), 3);
+  EXPECT_EQ(m.metadata().get_int("deepseek2.nextn_predict_layers"), 1);
+  EXPECT_EQ(m.tensor("blk.2.nextn.eh_proj.weight").shape, (Shape{8, 16}));
+  EXPECT_EQ(m.tensor("blk.2.nextn.shared_head_head.weight").shape, (Shape{10, 8}));
+  for (const char* name : {"blk.2.nextn.enorm.weight", "blk.2.nextn.hnorm.weight", "blk.2.nextn.shared_head_norm.weight",
+                           "blk.2.nextn.embed_tokens.weight", "blk.2.attn_k_b.weight", "blk.2.ffn_up_exps.weight",
+                           "blk.2.exp_probs_b.bias"}) {
+    EXPECT_NE(m.find_tensor(name), nullptr) << name;
+  }
+}
+
+TEST(ModelSourceDeepseek, Fp8Errors) {
+  TempDir dir;
+  Tensors t = v3_tensors();
+  t.remove("model.layers.0.self_attn.q_a_proj.weight_scale_inv");
+  write(dir, v3_config(), t);
+  EXPECT_THAT([&] { ModelSource::open(dir.path()); },
+              ::testing::ThrowsMessage<Error>(AllOf(HasSubstr("model.layers.0.self_attn.q_a_proj.weight"),
+                                                    HasSubstr("without"), HasSubstr("weight_scale_inv"))));
+  t.list.push_back({"model.layers.0.self_attn.q_a_proj.weight_scale_inv", "F32", {1, 2}, testing::f32_bytes({1, 1})});
+  write(dir, v3_config(), t);
+  EXPECT_THAT([&] { ModelSource::open(dir.path()); },
+              ::testing::ThrowsMessage<Error>(AllOf(HasSubstr("weight_scale_inv"), HasSubstr("expected shape [1, 1]"))));
+}
+
+TEST(ModelSourceDeepseek, MissingExpertIsNamed) {
+  TempDir dir;
+  Tensors t = v3_tensors();
+  t.remove("model.layers.1.mlp.experts.2.up_proj.weight");
+  write(dir, v3_config(), t);
+  EXPECT_THAT([&] { ModelSource::open(dir.path()); },
+              ::testing::ThrowsMessage<Error>(AllOf(HasSubstr("model.layers.1.mlp.experts.2.up_proj.weight"),
+                                                    HasSubstr("blk.1.ffn_up_exps.weight"), HasSubstr("missing"))));
+}
+
+TEST(ModelSourceDeepseek, V2LiteWithoutQLora) {
+  TempDir dir;
+  json config = v3_config();
+  config["model_type"] = "deepseek_v2";
+  config["q_lora_rank"] = nullptr;
+  config["scoring_func"] = "softmax";
+  config["topk_method"] = "greedy";
+  config["norm_topk_prob"] = false;
+  config.erase("n_group");
+  config.erase("topk_group");
+  config.erase("num_nextn_predict_layers");
+  Tensors t;
+  t.add("model.embed_tokens.weight", {10, 8});
+  t.add("model.norm.weight", {8});
+  t.add("lm_head.weight", {10, 8});
+  add_layer(t, 0, false, false, false);
+  add_layer(t, 1, true, false, false);
+  write(dir, config, t);
+  ModelSource m = ModelSource::open(dir.path());
+  EXPECT_EQ(m.tensor("blk.1.attn_q.weight").shape, (Shape{8, 8}));
+  EXPECT_EQ(m.find_tensor("blk.1.attn_q_a.weight"), nullptr);
+  EXPECT_EQ(m.find_tensor("blk.1.exp_probs_b.bias"), nullptr);
+  EXPECT_EQ(m.metadata().get_int("deepseek2.attention.q_lora_rank"), 0);
+  EXPECT_EQ(m.metadata().get_int("deepseek2.expert_gating_func"), 1);  // softmax
+  EXPECT_FALSE(m.metadata().has("deepseek2.expert_weights_norm"));
+  EXPECT_FALSE(m.metadata().has("deepseek2.expert_group_count"));
+}
+
+}  // namespace
+}  // namespace whale

@@ -1,0 +1,163 @@
+// Element-wise kernels and attention: hand-computed cases, the reference against double-precision formulas,
+// and the fast kernels against the reference.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "kernels/ops.h"
+#include "kernels/ref/ops.h"
+
+namespace whale {
+namespace {
+
+std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+TEST(RmsNorm, HandComputed) {
+  // mean(x^2) = (1 + 4 + 9 + 16) / 4 = 7.5
+  const float x[4] = {1, 2, 3, 4};
+  const float w[4] = {1, 1, 2, 0.5f};
+  float out[4];
+  ref::rmsnorm(x, w, 4, 0.0f, out);
+  const double inv = 1.0 / std::sqrt(7.5);
+  EXPECT_NEAR(out[0], 1 * inv, 1e-6);
+  EXPECT_NEAR(out[2], 3 * inv * 2, 1e-6);
+  EXPECT_NEAR(out[3], 4 * inv * 0.5, 1e-6);
+  float fast[4];
+  kernels::rmsnorm(x, w, 4, 0.0f, fast);
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(fast[i], out[i], 1e-6);
+}
+
+TEST(RmsNorm, EpsilonAndRandom) {
+  std::vector<float> x = random_floats(1536, 3), w = random_floats(1536, 4);
+  std::vector<float> a(1536), b(1536);
+  ref::rmsnorm(x.data(), w.data(), 1536, 1e-5f, a.data());
+  kernels::rmsnorm(x.data(), w.data(), 1536, 1e-5f, b.data());
+  double ss = 0;
+  for (float v : x) ss += static_cast<double>(v) * v;
+  const double inv = 1.0 / std::sqrt(ss / 1536 + 1e-5);
+  for (int i = 0; i < 1536; ++i) {
+    EXPECT_NEAR(a[i], x[i] * inv * w[i], 1e-5);
+    EXPECT_NEAR(b[i], a[i], 1e-5);
+  }
+  // Zero input with eps: zeros, no NaN.
+  std::vector<float> zeros(8, 0.0f), ones(8, 1.0f), out(8);
+  kernels::rmsnorm(zeros.data(), ones.data(), 8, 1e-6f, out.data());
+  for (float v : out) EXPECT_EQ(v, 0.0f);
+}
+
+TEST(Softmax, HandComputed) {
+  float x[3] = {0.0f, std::log(2.0f), std::log(3.0f)};
+  ref::softmax(x, 3);
+  EXPECT_NEAR(x[0], 1.0 / 6, 1e-6);
+  EXPECT_NEAR(x[1], 2.0 / 6, 1e-6);
+  EXPECT_NEAR(x[2], 3.0 / 6, 1e-6);
+  // Large values do not overflow.
+  float big[2] = {1000.0f, 1000.0f};
+  kernels::softmax(big, 2);
+  EXPECT_FLOAT_EQ(big[0], 0.5f);
+  EXPECT_FLOAT_EQ(big[1], 0.5f);
+}
+
+TEST(Softmax, FastMatchesReference) {
+  std::vector<float> a = random_floats(1000, 9, 5.0f);
+  std::vector<float> b = a;
+  ref::softmax(a.data(), 1000);
+  kernels::softmax(b.data(), 1000);
+  for (int i = 0; i < 1000; ++i) EXPECT_NEAR(b[i], a[i], 1e-5 * a[i] + 1e-9);
+}
+
+TEST(Swiglu, HandComputedAndFast) {
+  EXPECT_FLOAT_EQ(ref::silu(0.0f), 0.0f);
+  EXPECT_NEAR(ref::silu(1.0f), 1.0 / (1.0 + std::exp(-1.0)), 1e-7);
+  EXPECT_NEAR(ref::silu(-20.0f), -20.0 / (1.0 + std::exp(20.0)), 1e-9);
+  std::vector<float> g = random_floats(300, 1, 3.0f), u = random_floats(300, 2);
+  std::vector<float> a(300), b(300);
+  ref::swiglu(g.data(), u.data(), 300, a.data());
+  kernels::swiglu(g.data(), u.data(), 300, b.data());
+  for (int i = 0; i < 300; ++i) {
+    const double want = g[i] / (1.0 + std::exp(-static_cast<double>(g[i]))) * u[i];
+    EXPECT_NEAR(a[i], want, 1e-6);
+    EXPECT_NEAR(b[i], a[i], 1e-5 * (1 + std::fabs(a[i])));
+  }
+}
+
+TEST(Attention, OneHotKeysPickTheirValue) {
+  // 4 positions, key p = large one-hot at dim p; the query at position 3 points at dim 1, so the output is
+  // (almost exactly) value 1. Position 0's query only sees key 0.
+  AttentionShape s{1, 1, 4, 2, 4, 4, 2, 2};
+  std::vector<float> k(16, 0.0f), v = {10, 11, 20, 21, 30, 31, 40, 41};
+  for (int p = 0; p < 4; ++p) k[p * 4 + p] = 1.0f;
+  std::vector<float> q(16, 0.0f);
+  q[0 * 4 + 2] = 50.0f;  // token 0 (position 0) asks for key 2, which it cannot see yet
+  q[3 * 4 + 1] = 50.0f;  // token 3 asks for key 1
+  std::vector<float> out(8);
+  ref::attention(s, q.data(), 4, 0, k.data(), v.data(), 1.0f, out.data());
+  EXPECT_NEAR(out[0], 10, 1e-4);
+  EXPECT_NEAR(out[1], 11, 1e-4);
+  EXPECT_NEAR(out[6], 20, 1e-4);
+  EXPECT_NEAR(out[7], 21, 1e-4);
+}
+
+TEST(Attention, GroupedQueryMatchesDoubleFormulaAndFast) {
+  // 6 query heads over 2 kv heads, 3 new tokens after 5 cached ones.
+  const int64_t heads = 6, kv = 2, dk = 16, dv = 8, start = 5, n = 3, ctx = start + n;
+  AttentionShape s{heads, kv, dk, dv, heads * dk, kv * dk, kv * dv, heads * dv};
+  std::vector<float> q = random_floats(n * heads * dk, 1), k = random_floats(ctx * kv * dk, 2),
+                     v = random_floats(ctx * kv * dv, 3);
+  const float scale = 0.25f;
+  std::vector<float> want(n * heads * dv), got(n * heads * dv);
+  ref::attention(s, q.data(), n, start, k.data(), v.data(), scale, want.data());
+  for (int64_t t = 0; t < n; ++t) {
+    for (int64_t h = 0; h < heads; ++h) {
+      const int64_t g = h / (heads / kv);
+      std::vector<double> p(static_cast<size_t>(start + t + 1));
+      double sum = 0;
+      for (int64_t j = 0; j <= start + t; ++j) {
+        double d = 0;
+        for (int64_t i = 0; i < dk; ++i) d += static_cast<double>(q[(t * heads + h) * dk + i]) * k[(j * kv + g) * dk + i];
+        p[j] = std::exp(d * scale);
+        sum += p[j];
+      }
+      for (int64_t i = 0; i < dv; ++i) {
+        double o = 0;
+        for (int64_t j = 0; j <= start + t; ++j) o += p[j] / sum * v[(j * kv + g) * dv + i];
+        EXPECT_NEAR(want[(t * heads + h) * dv + i], o, 1e-5);
+      }
+    }
+  }
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    std::vector<float> scratch(kernels::attention_scratch_floats(ctx, pool));
+    kernels::attention(s, q.data(), n, start, k.data(), v.data(), scale, got.data(), scratch.data(), pool);
+    for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-5) << "threads=" << threads;
+  }
+}
+
+TEST(Attention, LatentLayoutValuesArePrefixOfKeys) {
+  // MLA-style: one kv head whose key row is [c (4) | pe (2)] and whose value is c, the row's prefix.
+  const int64_t heads = 3, kd = 6, vd = 4, ctx = 5;
+  AttentionShape s{heads, 1, kd, vd, heads * kd, kd, kd, heads * vd};
+  std::vector<float> q = random_floats(heads * kd, 4), kv = random_floats(ctx * kd, 5);
+  std::vector<float> values(ctx * vd);
+  for (int64_t p = 0; p < ctx; ++p) {
+    for (int64_t i = 0; i < vd; ++i) values[p * vd + i] = kv[p * kd + i];
+  }
+  AttentionShape dense = s;
+  dense.v_stride = vd;
+  std::vector<float> a(heads * vd), b(heads * vd);
+  ref::attention(s, q.data(), 1, ctx - 1, kv.data(), kv.data(), 0.3f, a.data());
+  ref::attention(dense, q.data(), 1, ctx - 1, kv.data(), values.data(), 0.3f, b.data());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-6);
+}
+
+}  // namespace
+}  // namespace whale
