@@ -3,14 +3,22 @@
 
 BUILD ?= build
 JOBS ?= $(shell nproc)
-DEBIAN_PACKAGES := cmake g++ make pkg-config libcli11-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev \
-                   libfmt-dev libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev chromium
-.PHONY: all deps debian-deps npm-deps build test test-unit serve bench clean
+# The model `make serve` starts. Until models/nano-r1.gguf ships, a random-weight DeepSeek-V3-architecture
+# model is generated into the build folder: the API and the page work, the words it writes are noise.
+MODEL ?= models/nano-r1.gguf
+STAND_IN_MODEL := $(BUILD)/models/tiny-v3-random.gguf
+PORT ?= 8080
+
+BUILD_PACKAGES := cmake g++ make pkg-config libcli11-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev \
+                  libfmt-dev libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev
+TEST_PACKAGES := chromium
+.PHONY: all deps test-deps debian-deps debian-test-deps npm-deps build test test-unit serve bench clean
 
 all: build
 
-debian-deps:
-	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+# Installs those of the Debian packages named in $(1) that are missing (and Node.js when there is no npm).
+define install_missing
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
@@ -18,6 +26,13 @@ debian-deps:
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+endef
+
+debian-deps:
+	$(call install_missing,$(BUILD_PACKAGES))
+
+debian-test-deps:
+	$(call install_missing,$(TEST_PACKAGES))
 
 # npm test tools, from the committed lock file; reinstalled only when the lock file changes.
 node_modules/.installed: package-lock.json
@@ -28,20 +43,31 @@ npm-deps: node_modules/.installed
 
 deps: debian-deps npm-deps
 
+test-deps: deps debian-test-deps
+
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
 
 build: debian-deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: deps build
+test: test-deps build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
 
-serve: debian-deps build
-	$(BUILD)/whale info -m models/nano-r1.gguf
+serve: deps build
+	@model="$(MODEL)"; \
+	if [ ! -e "$$model" ]; then \
+	  model="$(STAND_IN_MODEL)"; \
+	  if [ ! -e "$$model" ]; then \
+	    mkdir -p $(dir $(STAND_IN_MODEL)) && \
+	    $(BUILD)/whale mkmodel --arch deepseek2 --preset tiny-v3 --type q8_0 --seed 1 --out "$$model" || exit 1; \
+	  fi; \
+	  echo "$(MODEL) is not in this checkout yet: serving a random-weight model of the same architecture ($$model)"; \
+	fi; \
+	exec $(BUILD)/whale serve -m "$$model" --port $(PORT)
 
 bench: build
 	$(BUILD)/bench/tokenizer_bench

@@ -10,7 +10,9 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "formats/model_source.h"
+#include "models/model.h"
 
 namespace whale::cli {
 namespace {
@@ -45,12 +47,23 @@ std::string human_count(uint64_t n) {
   return std::to_string(n);
 }
 
-// Bytes of KV cache one token of context needs. The inference module owns the cache layout (full K/V for
-// GQA models, the compressed latent for MLA); until it exposes that, info reports it as unknown.
-std::optional<uint64_t> kv_cache_bytes_per_token(const ModelSource& /*model*/) { return std::nullopt; }
+// Bytes of KV cache one token of context needs (full K/V for GQA models, the compressed latent for MLA). The
+// model owns that layout, so it is asked; a file whose model cannot be built still gets the rest of the report.
+std::optional<uint64_t> kv_cache_bytes_per_token(const std::shared_ptr<const ModelSource>& source) {
+  try {
+    ThreadPool pool(1);
+    LoadOptions options;
+    options.pool = &pool;
+    options.max_batch_tokens = 1;
+    return load_model(source, options)->kv_bytes_per_token();
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
 
 void run_info(const InfoOptions& o) {
-  const ModelSource model = ModelSource::open(o.model);
+  const auto source = std::make_shared<const ModelSource>(ModelSource::open(o.model));
+  const ModelSource& model = *source;
   const gguf::Metadata& md = model.metadata();
   const std::string arch = model.architecture();
   auto arch_int = [&](const char* key) { return md.find_int(arch + "." + key); };
@@ -76,7 +89,7 @@ void run_info(const InfoOptions& o) {
       *template_first_line = template_first_line->substr(0, cut) + "...";
     }
   }
-  const std::optional<uint64_t> kv_per_token = kv_cache_bytes_per_token(model);
+  const std::optional<uint64_t> kv_per_token = kv_cache_bytes_per_token(source);
   const bool is_gguf = model.kind() == ModelSource::Kind::Gguf;
 
   if (o.json) {
@@ -128,7 +141,7 @@ void run_info(const InfoOptions& o) {
   line("chat template", template_first_line ? "yes: " + *template_first_line : std::string("no"));
   line("file size", human_bytes(model.file_bytes()));
   line("weights memory", human_bytes(model.tensor_bytes()));
-  line("kv cache", kv_per_token ? fmt::format("{} per token", human_bytes(*kv_per_token)) : "not computed yet");
+  line("kv cache", kv_per_token ? fmt::format("{} per token", human_bytes(*kv_per_token)) : "unknown (the model could not be built)");
   std::fputs(out.c_str(), stdout);
 }
 

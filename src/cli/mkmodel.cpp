@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "formats/gguf.h"
+#include "formats/gguf_convert.h"
 #include "kernels/ref/quant.h"
 #include "models/presets.h"
 #include "models/random_model.h"
@@ -124,9 +125,11 @@ void write_gguf(const RandomModelPlan& plan, const std::string& path) {
   add_tokenizer_to_gguf(plan.tokenizer_json, plan.tokenizer_config_json, writer.metadata());
   writer.metadata().set_uint32("general.file_type", plan.type == DType::Q8_0 ? 7 : plan.type == DType::F16 ? 1 : 0);
   for (const TensorSpec& spec : plan.tensors) {
-    const bool matrix = spec.kind == TensorKind::Matrix || spec.kind == TensorKind::Embedding;
-    DType type = matrix ? plan.type : DType::F32;
-    if (type == DType::Q8_0 && spec.shape.back() % static_cast<int64_t>(kQK8_0) != 0) type = DType::F16;
+    // The same per-tensor types as `whale convert` (and llama.cpp): norms, vectors and the router stay F32.
+    TensorView view;
+    view.name = spec.name;
+    view.shape = spec.shape;
+    const DType type = gguf::converted_type(view, plan.type);
     writer.add_tensor(spec.name, type, spec.shape, encode_tensor(plan, spec, type));
   }
   writer.write(path);

@@ -1,7 +1,6 @@
 // Leftmost-longest matching of added tokens with a byte trie.
 #include "tokenizer/added_tokens.h"
 
-#include <algorithm>
 
 #include "tokenizer/unicode.h"
 

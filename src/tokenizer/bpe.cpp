@@ -49,7 +49,7 @@ uint64_t mix(uint64_t key) {
 
 }  // namespace
 
-BpeModel::BpeModel(const std::vector<std::string>& token_bytes, std::vector<Merge> merges, bool ignore_merges)
+BpeModel::BpeModel(const std::vector<std::string>& token_bytes, const std::vector<Merge>& merges, bool ignore_merges)
     : ignore_merges_(ignore_merges) {
   std::fill(std::begin(byte_token_), std::end(byte_token_), -1);
   bytes_to_id_.reserve(token_bytes.size());

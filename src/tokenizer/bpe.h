@@ -25,7 +25,7 @@ class BpeModel {
   // `token_bytes[id]` is the raw byte string of each vocabulary token (empty for ids that are not byte-level
   // tokens, such as special tokens); `merges` are in rank order. With `ignore_merges`, a word that is itself a
   // vocabulary token is emitted whole (the Llama 3 tokenizer relies on this).
-  BpeModel(const std::vector<std::string>& token_bytes, std::vector<Merge> merges, bool ignore_merges);
+  BpeModel(const std::vector<std::string>& token_bytes, const std::vector<Merge>& merges, bool ignore_merges);
 
   // Appends the ids of one pre-tokenized word. Thread-safe.
   void encode_word(std::string_view word, std::vector<int32_t>& out) const;

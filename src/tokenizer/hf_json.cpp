@@ -417,6 +417,12 @@ HfTokenizerJson parse_hf_tokenizer_json(std::string_view text, const std::string
   for (const auto& entry : out.vocab) {
     out.vocab_size = std::max(out.vocab_size, static_cast<size_t>(entry.second) + 1);
   }
+  // Ids are dense in every real vocabulary; a few gaps are tolerated, but an id far beyond the number of tokens
+  // would only make tables sized by the largest id huge.
+  if (out.vocab_size > 2 * out.vocab.size() + 1024) {
+    fail("{}: model.vocab: largest id is {} but there are only {} tokens", source, out.vocab_size - 1,
+         out.vocab.size());
+  }
   if (const json* added = member(j, "added_tokens")) parse_added_tokens(source, *added, out);
   assign_added_ids(source, out);
   if (const json* n = member(j, "normalizer")) parse_normalizer(source, *n, "normalizer", out);

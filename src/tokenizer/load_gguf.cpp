@@ -115,7 +115,8 @@ void load_byte_level(const gguf::Metadata& md, TokenizerData& d) {
 
   const char* key = "tokenizer.ggml.merges";
   const gguf::ArrayValue& merges = require_array(md, key, gguf::ValueType::String);
-  d.merges.reserve(merges.items.size());
+  std::vector<tok::BpeModel::Merge> merge_ids;
+  merge_ids.reserve(merges.items.size());
   for (size_t i = 0; i < merges.items.size(); ++i) {
     const auto* s = std::get_if<std::string>(&merges.items[i].v);
     if (!s) fail("{}: expected an array of string", where(md, key));
@@ -129,9 +130,9 @@ void load_byte_level(const gguf::Metadata& md, TokenizerData& d) {
       fail("{}[{}]: \"{}\": {} is not a token", where(md, key), i, *s,
            l == ids.end() ? std::string(left) : r == ids.end() ? std::string(right) : joined);
     }
-    d.merges.push_back({l->second, r->second, m->second});
+    merge_ids.push_back({l->second, r->second, m->second});
   }
-  d.bpe = std::make_unique<tok::BpeModel>(model_bytes, d.merges, d.ignore_merges);
+  d.bpe = std::make_unique<tok::BpeModel>(model_bytes, merge_ids, d.ignore_merges);
 }
 
 void load_sentencepiece(const gguf::Metadata& md, TokenizerData& d) {

@@ -42,7 +42,9 @@ Tokenizer Tokenizer::from_hf_json(std::string_view tokenizer_json, std::string_v
   d.token_text.assign(n, std::string());
   std::vector<std::string> model_bytes(n);
   for (const auto& [text, id] : hf.vocab) {
-    d.token_text[static_cast<size_t>(id)] = text;
+    std::string& slot = d.token_text[static_cast<size_t>(id)];
+    if (!slot.empty()) fail("{}: model.vocab: id {} belongs to both \"{}\" and \"{}\"", source, id, slot, text);
+    slot = text;
     std::string bytes;
     if (tok::from_byte_level(text, bytes)) model_bytes[static_cast<size_t>(id)] = std::move(bytes);
   }
@@ -82,8 +84,6 @@ Tokenizer Tokenizer::from_hf_json(std::string_view tokenizer_json, std::string_v
     merges.push_back({l->second, r->second, m->second});
   }
   d.bpe = std::make_unique<tok::BpeModel>(model_bytes, merges, hf.ignore_merges);
-  d.merges = std::move(merges);
-  model_bytes = {};
 
   d.bos_id = hf.bos_id;
   d.eos_id = hf.eos_id;

@@ -89,7 +89,7 @@ class Tokenizer {
   const std::vector<int32_t>& end_of_generation_ids() const;
   bool is_end_of_generation(int32_t id) const;
 
-  // Internal state, for the GGUF exporter and tests.
+  // Internal state, for tests and benchmarks.
   const tok::TokenizerData& data() const { return *data_; }
 
  private:

@@ -1,5 +1,5 @@
-// The state behind a Tokenizer, filled by the loaders (tokenizer.json, GGUF) and read by encode/decode and the
-// GGUF exporter. Internal to the tokenizer module.
+// The state behind a Tokenizer, filled by the loaders (tokenizer.json, GGUF) and read by encode/decode. Internal to
+// the tokenizer module (tests and benchmarks look inside).
 #pragma once
 
 #include <cstdint>
@@ -29,7 +29,7 @@ struct TokenizerData {
   std::vector<std::string> token_text;
   std::vector<std::string> token_bytes;
   std::vector<uint8_t> special;  // 1: skipped by decode(skip_special)
-  std::vector<AddedToken> added;  // as loaded, for export
+  std::vector<AddedToken> added;  // as loaded; finish() builds the matchers from them
 
   // Added tokens matched in raw text, then (inside what is left, after normalization) in normalized text.
   AddedTokenMatcher raw_added;
@@ -39,7 +39,6 @@ struct TokenizerData {
   PreTokenizer pre;
   bool byte_level_add_prefix_space = false;
   bool ignore_merges = false;
-  std::vector<BpeModel::Merge> merges;  // in rank order, for export
   std::unique_ptr<BpeModel> bpe;
 
   std::unique_ptr<SpmModel> spm;

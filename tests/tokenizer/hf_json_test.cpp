@@ -50,6 +50,14 @@ TEST(HfJson, RefusesWhatItCannotRead) {
   expect_error(j.dump(), "model.vocab[\"big\"]: token id 1073741824 is outside");
 
   j = tiny_json();
+  j["model"]["vocab"]["far"] = 5000;  // 262 tokens, ids up to 5000
+  expect_error(j.dump(), "model.vocab: largest id is 5000 but there are only 262 tokens");
+
+  j = tiny_json();
+  j["model"]["vocab"]["again"] = 97;
+  expect_error(j.dump(), "model.vocab: id 97 belongs to both");
+
+  j = tiny_json();
   j["added_tokens"][0]["id"] = -3;
   expect_error(j.dump(), "added_tokens[0].id: token id -3 is outside");
 
