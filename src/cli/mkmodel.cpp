@@ -105,15 +105,23 @@ RandomModelPlan make_plan(const MkmodelOptions& o) {
   return plan;
 }
 
-// Random values of `spec` stored as `type` (rows quantized one by one).
-std::vector<uint8_t> encode_tensor(const RandomModelPlan& plan, const TensorSpec& spec, DType type) {
-  const std::vector<float> values = random_tensor(plan.config, spec, plan.seed);
-  std::vector<uint8_t> bytes(dtype_bytes(type, values.size()));
+// Random values of `spec` stored as `type` at `dst` (rows quantized one by one). A stack of experts is drawn
+// one expert at a time, so no tensor of a real-shape model is ever held whole in float32.
+void encode_tensor(const RandomModelPlan& plan, const TensorSpec& spec, DType type, uint8_t* dst) {
   const int64_t row = spec.shape.back();
-  for (size_t off = 0; off < values.size(); off += static_cast<size_t>(row)) {
-    ref::quantize_row(type, values.data() + off, bytes.data() + dtype_bytes(type, off), row);
+  auto store = [&](const std::vector<float>& values, uint8_t* out) {
+    for (size_t off = 0; off < values.size(); off += static_cast<size_t>(row)) {
+      ref::quantize_row(type, values.data() + off, out + dtype_bytes(type, off), row);
+    }
+  };
+  if (spec.shape.size() == 3 && spec.kind == TensorKind::Matrix) {
+    const size_t expert_bytes = dtype_bytes(type, static_cast<uint64_t>(spec.shape[1] * spec.shape[2]));
+    for (int64_t e = 0; e < spec.shape[0]; ++e) {
+      store(random_expert(plan.config, spec, plan.seed, e), dst + static_cast<size_t>(e) * expert_bytes);
+    }
+    return;
   }
-  return bytes;
+  store(random_tensor(plan.config, spec, plan.seed), dst);
 }
 
 void write_gguf(const RandomModelPlan& plan, const std::string& path) {
@@ -130,7 +138,9 @@ void write_gguf(const RandomModelPlan& plan, const std::string& path) {
     view.name = spec.name;
     view.shape = spec.shape;
     const DType type = gguf::converted_type(view, plan.type);
-    writer.add_tensor(spec.name, type, spec.shape, encode_tensor(plan, spec, type));
+    // Generated while the file is written: one tensor in memory at a time.
+    writer.add_tensor_generated(spec.name, type, spec.shape,
+                                [&plan, &spec, type](uint8_t* dst) { encode_tensor(plan, spec, type, dst); });
   }
   writer.write(path);
 }
