@@ -33,9 +33,9 @@ function whale(args) {
   return execFileSync(WHALE, args, {encoding: "utf8", maxBuffer: 1 << 26, stdio: ["ignore", "pipe", "pipe"]});
 }
 
-function mkmodel(preset, type, out, format = "gguf") {
+function mkmodel(preset, type, out, format = "gguf", seed = 5) {
   whale(["mkmodel", "--arch", "deepseek2", "--preset", preset, "--out", out, "--type", type, "--format", format,
-         "--seed", "5"]);
+         "--seed", String(seed)]);
 }
 
 // whale's greedy continuation of PROMPT, and its logits after PROMPT + all but the last generated token.
@@ -122,27 +122,37 @@ async function check(name, fn, {known = null} = {}) {
   }
 }
 
-// Open: with Q8_0 weights and sigmoid group-limited routing (the V3 layout), whale and llama.cpp pick a
-// different expert somewhere in the sequence for some seeds, and the continuations part. The case is run and
-// printed so that its state stays visible; it counts once the Q8_0 arithmetic of the two engines is aligned.
-const KNOWN_DIVERGENCE = {"tiny-v3 q8_0": "Q8_0 expert routing differs from llama.cpp on near-equal scores"};
+// Open: with Q8_0 weights an activation that lands within ~1e-6 (relative) of a rounding boundary when it is
+// quantized to Q8_0 can round one step apart in the two engines, whose f32 arithmetic differs in the last bits
+// (exp, summation order). Seen on the latent attention output that attn_v_b reads: seed 5 at position 3 of
+// the prompt (x/d = -25.500029), seed 1 at position 9 (22.499943); forcing that one rounding the other way
+// makes whale match llama.cpp to <5e-4 again. This tiny V3 model turns one step into a ~0.2-0.3 log-prob change
+// that the cache carries on. Both engines are deterministic (batch vs token-by-token, thread count:
+// bit-identical), so it is a boundary coincidence, not a different formula; the V2-Lite layout meets one at
+// other seeds too (seed 2 parts at token 37). So the V3 Q8_0 comparison that counts uses seed 3, whose
+// activations meet no such boundary, and seed 5 is run and printed as known so that its state stays visible.
+const KNOWN_DIVERGENCE = {"tiny-v3 q8_0 seed 5": "one Q8_0 activation rounds one step apart from llama.cpp at a boundary"};
+const CASES = [];
+for (const preset of ["tiny-v2-lite", "tiny-v3"]) {
+  for (const type of ["f32", "f16", "q8_0"]) CASES.push({preset, type, seed: preset === "tiny-v3" && type === "q8_0" ? 3 : 5});
+}
+CASES.push({preset: "tiny-v3", type: "q8_0", seed: 5});
 
 try {
-  for (const preset of ["tiny-v2-lite", "tiny-v3"]) {
-    for (const type of ["f32", "f16", "q8_0"]) {
-      await check(`${preset} ${type}`, async () => {
-        const file = path.join(tmp, `${preset}-${type}.gguf`);
-        mkmodel(preset, type, file);
-        const w = whaleRun(file);
-        const l = await llamaRun(file);
-        sameTokens(w.tokens, l.tokens, `${preset} ${type}`);
-        const diff = maxLogProbDiff(w.logits, l.probabilities);
-        console.log(`${preset} ${type}: ${GENERATED} greedy tokens identical; final max |log-prob diff| ${diff.toExponential(2)}` +
-                    ` (tolerance ${TOLERANCE[type]})`);
-        assert.ok(diff < TOLERANCE[type], `${preset} ${type}: log-prob diff ${diff}`);
-        fs.rmSync(file);
-      }, {known: KNOWN_DIVERGENCE[`${preset} ${type}`] ?? null});
-    }
+  for (const {preset, type, seed} of CASES) {
+    const name = `${preset} ${type} seed ${seed}`;
+    await check(name, async () => {
+      const file = path.join(tmp, `${preset}-${type}-${seed}.gguf`);
+      mkmodel(preset, type, file, "gguf", seed);
+      const w = whaleRun(file);
+      const l = await llamaRun(file);
+      sameTokens(w.tokens, l.tokens, name);
+      const diff = maxLogProbDiff(w.logits, l.probabilities);
+      console.log(`${name}: ${GENERATED} greedy tokens identical; final max |log-prob diff| ${diff.toExponential(2)}` +
+                  ` (tolerance ${TOLERANCE[type]})`);
+      assert.ok(diff < TOLERANCE[type], `${name}: log-prob diff ${diff}`);
+      fs.rmSync(file);
+    }, {known: KNOWN_DIVERGENCE[name] ?? null});
   }
 
   await check("tiny-v3 HF folder f32", async () => {
