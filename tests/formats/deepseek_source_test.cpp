@@ -10,18 +10,13 @@
 namespace whale {
 namespace {
 
+using testing::f32_at;
 using testing::StTensor;
+using testing::TinyCheckpoint;
 using testing::TempDir;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using json = nlohmann::json;
-
-float f32_at(const TensorView& t, int64_t i) {
-  EXPECT_EQ(t.dtype, DType::F32) << t.name;
-  float v;
-  std::memcpy(&v, t.data + i * 4, 4);
-  return v;
-}
 
 // hidden 8, 2 heads, q_lora 4, kv_lora 4, nope 2, rope 2, v 3; layer 0 dense (ff 6), layer 1 MoE with 4
 // routed experts (ff 4) + 1 shared; layer 2 is the MTP module.
@@ -38,20 +33,7 @@ json v3_config() {
                             {"beta_fast", 32}, {"beta_slow", 1}, {"mscale", 1.0}, {"mscale_all_dim", 1.0}}}};
 }
 
-class Tensors {
- public:
-  void add(const std::string& name, std::vector<int64_t> shape, float offset = 0.0f) {
-    int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    list.push_back({name, "F32", shape, testing::f32_bytes(testing::iota_values(static_cast<size_t>(n), 1.0f, offset))});
-  }
-  void remove(const std::string& name) {
-    std::erase_if(list, [&](const StTensor& t) { return t.name == name; });
-  }
-  std::vector<StTensor> list;
-};
-
-void add_layer(Tensors& t, int layer, bool moe, bool q_lora, bool mtp) {
+void add_layer(TinyCheckpoint& t, int layer, bool moe, bool q_lora, bool mtp) {
   const std::string p = "model.layers." + std::to_string(layer);
   t.add(p + ".input_layernorm.weight", {8});
   if (q_lora) {
@@ -90,8 +72,8 @@ void add_layer(Tensors& t, int layer, bool moe, bool q_lora, bool mtp) {
   }
 }
 
-Tensors v3_tensors() {
-  Tensors t;
+TinyCheckpoint v3_tensors() {
+  TinyCheckpoint t;
   t.add("model.embed_tokens.weight", {10, 8});
   t.add("model.norm.weight", {8});
   t.add("lm_head.weight", {10, 8});
@@ -104,19 +86,14 @@ Tensors v3_tensors() {
   t.remove("model.layers.0.self_attn.q_a_proj.weight");
   std::vector<uint8_t> fp8(32);
   for (size_t i = 0; i < fp8.size(); ++i) fp8[i] = i % 2 ? 0x40 : 0x38;
-  t.list.push_back({"model.layers.0.self_attn.q_a_proj.weight", "F8_E4M3", {4, 8}, fp8});
-  t.list.push_back({"model.layers.0.self_attn.q_a_proj.weight_scale_inv", "F32", {1, 1}, testing::f32_bytes({0.5f})});
+  t.add_raw({"model.layers.0.self_attn.q_a_proj.weight", "F8_E4M3", {4, 8}, fp8});
+  t.add_raw({"model.layers.0.self_attn.q_a_proj.weight_scale_inv", "F32", {1, 1}, testing::f32_bytes({0.5f})});
   return t;
-}
-
-void write(const TempDir& dir, const json& config, const Tensors& t) {
-  dir.write("config.json", config.dump());
-  dir.write("model.safetensors", testing::safetensors_bytes(t.list));
 }
 
 TEST(ModelSourceDeepseek, V3MetadataKeys) {
   TempDir dir;
-  write(dir, v3_config(), v3_tensors());
+  v3_tensors().write(dir, v3_config());
   ModelSource m = ModelSource::open(dir.path());
   const gguf::Metadata& md = m.metadata();
   EXPECT_EQ(m.architecture(), "deepseek2");
@@ -151,9 +128,9 @@ TEST(ModelSourceDeepseek, V3MetadataKeys) {
   EXPECT_EQ(md.find("deepseek2.expert_gating_func")->type(), gguf::ValueType::Uint32);
 }
 
-TEST(ModelSourceDeepseek, V3TensorsAndLayouts) {
+TEST(ModelSourceDeepseek, V3TinyCheckpointAndLayouts) {
   TempDir dir;
-  write(dir, v3_config(), v3_tensors());
+  v3_tensors().write(dir, v3_config());
   ModelSource m = ModelSource::open(dir.path());
   EXPECT_EQ(m.find_tensor("blk.2.attn_norm.weight"), nullptr);
   EXPECT_EQ(m.find_tensor("blk.0.attn_kv_b.weight"), nullptr);
@@ -201,7 +178,7 @@ TEST(ModelSourceDeepseek, V3TensorsAndLayouts) {
 
 TEST(ModelSourceDeepseek, MtpLayerOnRequest) {
   TempDir dir;
-  write(dir, v3_config(), v3_tensors());
+  v3_tensors().write(dir, v3_config());
   ModelSource::Options options;
   options.include_mtp = true;
   ModelSource m = ModelSource::open(dir.path(), options);
@@ -218,23 +195,23 @@ TEST(ModelSourceDeepseek, MtpLayerOnRequest) {
 
 TEST(ModelSourceDeepseek, Fp8Errors) {
   TempDir dir;
-  Tensors t = v3_tensors();
+  TinyCheckpoint t = v3_tensors();
   t.remove("model.layers.0.self_attn.q_a_proj.weight_scale_inv");
-  write(dir, v3_config(), t);
+  t.write(dir, v3_config());
   EXPECT_THAT([&] { ModelSource::open(dir.path()); },
               ::testing::ThrowsMessage<Error>(AllOf(HasSubstr("model.layers.0.self_attn.q_a_proj.weight"),
                                                     HasSubstr("without"), HasSubstr("weight_scale_inv"))));
-  t.list.push_back({"model.layers.0.self_attn.q_a_proj.weight_scale_inv", "F32", {1, 2}, testing::f32_bytes({1, 1})});
-  write(dir, v3_config(), t);
+  t.add_raw({"model.layers.0.self_attn.q_a_proj.weight_scale_inv", "F32", {1, 2}, testing::f32_bytes({1, 1})});
+  t.write(dir, v3_config());
   EXPECT_THAT([&] { ModelSource::open(dir.path()); },
               ::testing::ThrowsMessage<Error>(AllOf(HasSubstr("weight_scale_inv"), HasSubstr("expected shape [1, 1]"))));
 }
 
 TEST(ModelSourceDeepseek, MissingExpertIsNamed) {
   TempDir dir;
-  Tensors t = v3_tensors();
+  TinyCheckpoint t = v3_tensors();
   t.remove("model.layers.1.mlp.experts.2.up_proj.weight");
-  write(dir, v3_config(), t);
+  t.write(dir, v3_config());
   EXPECT_THAT([&] { ModelSource::open(dir.path()); },
               ::testing::ThrowsMessage<Error>(AllOf(HasSubstr("model.layers.1.mlp.experts.2.up_proj.weight"),
                                                     HasSubstr("blk.1.ffn_up_exps.weight"), HasSubstr("missing"))));
@@ -251,13 +228,13 @@ TEST(ModelSourceDeepseek, V2LiteWithoutQLora) {
   config.erase("n_group");
   config.erase("topk_group");
   config.erase("num_nextn_predict_layers");
-  Tensors t;
+  TinyCheckpoint t;
   t.add("model.embed_tokens.weight", {10, 8});
   t.add("model.norm.weight", {8});
   t.add("lm_head.weight", {10, 8});
   add_layer(t, 0, false, false, false);
   add_layer(t, 1, true, false, false);
-  write(dir, config, t);
+  t.write(dir, config);
   ModelSource m = ModelSource::open(dir.path());
   EXPECT_EQ(m.tensor("blk.1.attn_q.weight").shape, (Shape{8, 8}));
   EXPECT_EQ(m.find_tensor("blk.1.attn_q_a.weight"), nullptr);

@@ -2,13 +2,16 @@
 // tests control every header field, including broken ones.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "core/tensor.h"
 #include "formats/gguf_test_bytes.h"
 
 namespace whale::testing {
@@ -60,6 +63,36 @@ inline std::vector<uint8_t> safetensors_bytes(const std::vector<StTensor>& tenso
   b.u64(text.size()).raw(text.data(), text.size());
   for (const StTensor& t : tensors) b.raw(t.bytes.data(), t.bytes.size());
   return b.bytes;
+}
+
+// Collects the tensors of a tiny HF checkpoint; each gets values offset + 0, 1, 2, ... so positions can be
+// traced (offset distinguishes tensors).
+class TinyCheckpoint {
+ public:
+  void add(const std::string& name, std::vector<int64_t> shape, float offset = 0.0f) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    tensors_.push_back({name, "F32", shape, f32_bytes(iota_values(static_cast<size_t>(n), 1.0f, offset))});
+  }
+  void add_raw(StTensor t) { tensors_.push_back(std::move(t)); }
+  void remove(const std::string& name) {
+    std::erase_if(tensors_, [&](const StTensor& t) { return t.name == name; });
+  }
+  void write(const TempDir& dir, const nlohmann::json& config) const {
+    dir.write("config.json", config.dump());
+    dir.write("model.safetensors", safetensors_bytes(tensors_));
+  }
+
+ private:
+  std::vector<StTensor> tensors_;
+};
+
+// Element i of an F32 tensor view.
+inline float f32_at(const TensorView& t, int64_t i) {
+  EXPECT_EQ(t.dtype, DType::F32) << t.name;
+  float v;
+  std::memcpy(&v, t.data + i * 4, 4);
+  return v;
 }
 
 }  // namespace whale::testing

@@ -16,40 +16,13 @@
 namespace whale {
 namespace {
 
+using testing::f32_at;
 using testing::StTensor;
+using testing::TinyCheckpoint;
 using testing::TempDir;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using json = nlohmann::json;
-
-float f32_at(const TensorView& t, int64_t i) {
-  EXPECT_EQ(t.dtype, DType::F32) << t.name;
-  float v;
-  std::memcpy(&v, t.data + i * 4, 4);
-  return v;
-}
-
-// Collects the tensors of a tiny HF checkpoint; each gets values offset + 0, 1, 2, ... so positions can be
-// traced (offset distinguishes tensors).
-class TinyCheckpoint {
- public:
-  void add(const std::string& name, std::vector<int64_t> shape, float offset = 0.0f) {
-    int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    tensors_.push_back({name, "F32", shape, testing::f32_bytes(testing::iota_values(static_cast<size_t>(n), 1.0f, offset))});
-  }
-  void add_raw(StTensor t) { tensors_.push_back(std::move(t)); }
-  void remove(const std::string& name) {
-    std::erase_if(tensors_, [&](const StTensor& t) { return t.name == name; });
-  }
-  void write(const TempDir& dir, const json& config) const {
-    dir.write("config.json", config.dump());
-    dir.write("model.safetensors", testing::safetensors_bytes(tensors_));
-  }
-
- private:
-  std::vector<StTensor> tensors_;
-};
 
 // llama: hidden 8, 2 heads of 4, 1 kv head, ff 6, vocab 10, 1 layer, llama3 rope scaling.
 json llama_config() {
