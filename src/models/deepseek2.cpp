@@ -24,6 +24,30 @@ Deepseek2Cache::Deepseek2Cache(int64_t capacity, int64_t layers, int64_t row)
 
 size_t Deepseek2Cache::bytes() const { return static_cast<size_t>(capacity() * layers_ * row_) * sizeof(float); }
 
+size_t Deepseek2Cache::row_bytes() const { return static_cast<size_t>(layers_ * row_) * sizeof(float); }
+
+// Exported rows are position-major: position p's latent rows of every layer, layer 0 first.
+void Deepseek2Cache::read_rows(int64_t first, int64_t count, std::span<std::byte> out) const {
+  WHALE_ASSERT(first >= 0 && first + count <= length() && out.size() == static_cast<size_t>(count) * row_bytes());
+  const size_t row = static_cast<size_t>(row_) * sizeof(float);
+  std::byte* dst = out.data();
+  for (int64_t p = first; p < first + count; ++p) {
+    for (int64_t l = 0; l < layers_; ++l, dst += row) {
+      std::memcpy(dst, data_.get() + static_cast<size_t>((l * capacity() + p) * row_), row);
+    }
+  }
+}
+
+void Deepseek2Cache::store_rows(int64_t first, int64_t count, std::span<const std::byte> in) {
+  const size_t row = static_cast<size_t>(row_) * sizeof(float);
+  const std::byte* src = in.data();
+  for (int64_t p = first; p < first + count; ++p) {
+    for (int64_t l = 0; l < layers_; ++l, src += row) {
+      std::memcpy(data_.get() + static_cast<size_t>((l * capacity() + p) * row_), src, row);
+    }
+  }
+}
+
 namespace {
 
 // Checks what the config must satisfy beyond parse_model_config's generic checks.
@@ -95,6 +119,7 @@ void size_scratch(Deepseek2Model::State& st, const ModelConfig& c) {
   s.gathered.resize(b * hidden);
   s.expert_out.resize(b * hidden);
   s.hidden.resize(b * hidden);
+  s.tokens.resize(b);
   s.mtp_cat.resize(b * 2 * hidden);
 }
 
@@ -208,15 +233,15 @@ std::span<const float> Deepseek2Model::hidden_states() const {
   return {state_->s.hidden.data(), static_cast<size_t>(state_->s.hidden_rows * config_.hidden_size)};
 }
 
-void deepseek2_block(Deepseek2Model::State& st, const ModelConfig& c, int64_t layer, Deepseek2Cache& cache, int64_t n,
-                     int64_t start_pos, MlaMode mode) {
+void deepseek2_block(Deepseek2Model::State& st, const ModelConfig& c, int64_t layer, std::span<const Segment> segments,
+                     int64_t n, MlaMode mode) {
   const Deepseek2Block& b = st.blocks[layer];
   Deepseek2Scratch& s = st.s;
   const int64_t hidden = c.hidden_size;
   for (int64_t t = 0; t < n; ++t) {
     kernels::rmsnorm(s.x.data() + t * hidden, b.attn_norm.data(), hidden, c.rms_norm_eps, s.xn.data() + t * hidden);
   }
-  mla_attention(st, c, layer, cache, s.xn.data(), n, start_pos, mode, s.sub.data());
+  mla_attention(st, c, layer, segments, s.xn.data(), n, mode, s.sub.data());
   kernels::add(s.x.data(), s.sub.data(), n * hidden);
   for (int64_t t = 0; t < n; ++t) {
     kernels::rmsnorm(s.x.data() + t * hidden, b.ffn_norm.data(), hidden, c.rms_norm_eps, s.xn.data() + t * hidden);
@@ -259,27 +284,22 @@ void Deepseek2Model::forward(std::span<const SequenceBatch> batch) {
   Deepseek2Scratch& s = st.s;
   const ModelConfig& c = config_;
   const int64_t hidden = c.hidden_size;
-  for (const SequenceBatch& seq : batch) {
-    Deepseek2Cache& cache = checked_cache(st, c, seq.cache, seq.tokens, seq.start_pos, seq.logits);
-    const int64_t total = static_cast<int64_t>(seq.tokens.size());
-    const bool every = !seq.logits.empty() && seq.logits.size() == static_cast<size_t>(total * c.vocab_size);
-    for (int64_t first = 0; first < total; first += st.max_batch) {
-      const int64_t n = std::min(st.max_batch, total - first);
-      const int64_t pos = seq.start_pos + first;
-      for (int64_t t = 0; t < n; ++t) kernels::get_row(st.token_embd, seq.tokens[first + t], s.x.data() + t * hidden);
-      for (int64_t l = 0; l < st.main_layers; ++l) deepseek2_block(st, c, l, cache, n, pos, mla_mode_);
-      for (int64_t t = 0; t < n; ++t) {
-        kernels::rmsnorm(s.x.data() + t * hidden, st.output_norm.data(), hidden, c.rms_norm_eps,
-                         s.hidden.data() + t * hidden);
-      }
-      s.hidden_rows = n;
-      if (every) {
-        deepseek2_head(st, st.output, s.hidden.data(), n, seq.logits.data() + first * c.vocab_size);
-      } else if (!seq.logits.empty() && first + n == total) {
-        deepseek2_head(st, st.output, s.hidden.data() + (n - 1) * hidden, 1, seq.logits.data());
-      }
+  for (const SequenceBatch& seq : batch) checked_cache(st, c, seq.cache, seq.tokens, seq.start_pos, seq.logits);
+  s.plan.plan(batch, st.max_batch, c.vocab_size);
+  for (size_t pass = 0; pass < s.plan.pass_count(); ++pass) {
+    const std::span<const Segment> segments = s.plan.segments(pass);
+    const int64_t n = s.plan.rows(pass);
+    gather_tokens(batch, segments, s.tokens.data());
+    for (int64_t t = 0; t < n; ++t) kernels::get_row(st.token_embd, s.tokens[t], s.x.data() + t * hidden);
+    for (int64_t l = 0; l < st.main_layers; ++l) deepseek2_block(st, c, l, segments, n, mla_mode_);
+    for (int64_t t = 0; t < n; ++t) {
+      kernels::rmsnorm(s.x.data() + t * hidden, st.output_norm.data(), hidden, c.rms_norm_eps,
+                       s.hidden.data() + t * hidden);
     }
-    cache.set_length(seq.start_pos + total);
+    s.hidden_rows = n;
+    for (const Segment& seg : segments) seg.cache->set_length(seg.pos + seg.len);
+    project_logits(s.plan.logits(pass), s.hidden.data(), hidden, c.vocab_size, s.logit_rows, s.logit_scratch,
+                   [&](const float* rows, int64_t count, float* out) { deepseek2_head(st, st.output, rows, count, out); });
   }
 }
 

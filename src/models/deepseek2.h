@@ -48,7 +48,7 @@ class Deepseek2Model : public Model {
 
   // The final hidden states (after output_norm, the input of the output head) of the tokens of the last
   // forward() call, [tokens, hidden_size]; the input MTP takes. A call longer than max_batch_tokens runs in
-  // chunks, and only its last chunk's rows are kept.
+  // passes, and only the last pass's rows are kept (all of its sequences' rows, in batch order).
   std::span<const float> hidden_states() const;
 
   // MTP (DeepSeek-V3): for tokens at positions start_pos .. start_pos + n - 1, with `hidden` the main

@@ -1,4 +1,4 @@
-// Multi-head Latent Attention (DeepSeek-V2 section 2.1), for n tokens of one block.
+// Multi-head Latent Attention (DeepSeek-V2 section 2.1), for the n rows of one pass through a block.
 //
 //   q       = W_q h                 or W_qb rmsnorm(W_qa h)            [heads, nope + rope]
 //   [c; k]  = W_kva h;  c_kv = rmsnorm(c);  k_pe = rope(k)              cached: [c_kv | k_pe] per position
@@ -87,8 +87,8 @@ HeadBuffers head_buffers(Deepseek2Model::State& st, int thread) {
   return {s.head_in.data() + thread * in, s.head_out.data() + thread * out, s.row_buffers.data() + thread * row};
 }
 
-void absorbed(Deepseek2Model::State& st, const Dims& d, const Deepseek2Block& b, const float* cache_layer, int64_t n,
-              int64_t start_pos) {
+void absorbed(Deepseek2Model::State& st, const Dims& d, const Deepseek2Block& b, int64_t layer,
+              std::span<const Segment> segments, int64_t n) {
   Deepseek2Scratch& s = st.s;
   const int64_t q_stride = d.heads * d.qk;
   const int64_t abs_stride = d.heads * d.row;
@@ -118,8 +118,11 @@ void absorbed(Deepseek2Model::State& st, const Dims& d, const Deepseek2Block& b,
   shape.k_stride = d.row;
   shape.v_stride = d.row;
   shape.out_stride = d.heads * d.rank;
-  kernels::attention(shape, s.q_abs.data(), n, start_pos, cache_layer, cache_layer, st.softmax_scale, s.lat.data(),
-                     s.attention.data(), *st.pool);
+  for (const Segment& seg : segments) {
+    const float* cache_layer = static_cast<Deepseek2Cache&>(*seg.cache).layer(layer);
+    kernels::attention(shape, s.q_abs.data() + seg.row * abs_stride, seg.len, seg.pos, cache_layer, cache_layer,
+                       st.softmax_scale, s.lat.data() + seg.row * shape.out_stride, s.attention.data(), *st.pool);
+  }
   // o = W_uv (a . c_kv) per head.
   st.pool->parallel_for(0, d.heads, 1, [&](int64_t lo, int64_t hi, int thread) {
     HeadBuffers buf = head_buffers(st, thread);
@@ -135,8 +138,9 @@ void absorbed(Deepseek2Model::State& st, const Dims& d, const Deepseek2Block& b,
   });
 }
 
+// One segment: rows [row, row + n) of the pass at positions start_pos...
 void unabsorbed(Deepseek2Model::State& st, const Dims& d, const Deepseek2Block& b, const float* cache_layer,
-                int64_t n, int64_t start_pos) {
+                int64_t row, int64_t n, int64_t start_pos) {
   Deepseek2Scratch& s = st.s;
   const int64_t positions = start_pos + n;
   const int64_t k_stride = d.heads * d.qk;
@@ -174,14 +178,14 @@ void unabsorbed(Deepseek2Model::State& st, const Dims& d, const Deepseek2Block& 
   shape.k_stride = k_stride;
   shape.v_stride = v_stride;
   shape.out_stride = d.heads * d.v;
-  kernels::attention(shape, s.q.data(), n, start_pos, s.k_full.data(), s.v_full.data(), st.softmax_scale,
-                     s.o_cat.data(), s.attention.data(), *st.pool);
+  kernels::attention(shape, s.q.data() + row * shape.q_stride, n, start_pos, s.k_full.data(), s.v_full.data(),
+                     st.softmax_scale, s.o_cat.data() + row * shape.out_stride, s.attention.data(), *st.pool);
 }
 
 }  // namespace
 
-void mla_attention(Deepseek2Model::State& st, const ModelConfig& c, int64_t layer, Deepseek2Cache& cache,
-                   const float* xn, int64_t n, int64_t start_pos, MlaMode mode, float* out) {
+void mla_attention(Deepseek2Model::State& st, const ModelConfig& c, int64_t layer, std::span<const Segment> segments,
+                   const float* xn, int64_t n, MlaMode mode, float* out) {
   const Deepseek2Block& b = st.blocks[layer];
   Deepseek2Scratch& s = st.s;
   ThreadPool& pool = *st.pool;
@@ -200,23 +204,28 @@ void mla_attention(Deepseek2Model::State& st, const ModelConfig& c, int64_t laye
   }
   kernels::matmul(b.kv_a, xn, n, s.kva.data(), pool);
 
-  float* cache_layer = cache.layer(layer);
-  for (int64_t t = 0; t < n; ++t) {
-    float* cos = s.cos.data() + t * half;
-    float* sin = s.sin.data() + t * half;
-    st.rope.angles(start_pos + t, cos, sin);
-    const float* kva = s.kva.data() + t * d.row;
-    float* row = cache_layer + (start_pos + t) * d.row;
-    kernels::rmsnorm(kva, b.kv_a_norm.data(), d.rank, c.rms_norm_eps, row);
-    std::memcpy(row + d.rank, kva + d.rank, sizeof(float) * d.rope);
-    apply_rope(row + d.rank, 1, d.rope, d.rope, st.rope.type(), cos, sin);
-    apply_rope(s.q.data() + t * d.heads * d.qk + d.nope, d.heads, d.qk, d.rope, st.rope.type(), cos, sin);
+  for (const Segment& seg : segments) {
+    float* cache_layer = static_cast<Deepseek2Cache&>(*seg.cache).layer(layer);
+    for (int64_t t = seg.row; t < seg.row + seg.len; ++t) {
+      const int64_t pos = seg.pos + (t - seg.row);
+      float* cos = s.cos.data() + t * half;
+      float* sin = s.sin.data() + t * half;
+      st.rope.angles(pos, cos, sin);
+      const float* kva = s.kva.data() + t * d.row;
+      float* row = cache_layer + pos * d.row;
+      kernels::rmsnorm(kva, b.kv_a_norm.data(), d.rank, c.rms_norm_eps, row);
+      std::memcpy(row + d.rank, kva + d.rank, sizeof(float) * d.rope);
+      apply_rope(row + d.rank, 1, d.rope, d.rope, st.rope.type(), cos, sin);
+      apply_rope(s.q.data() + t * d.heads * d.qk + d.nope, d.heads, d.qk, d.rope, st.rope.type(), cos, sin);
+    }
   }
 
   if (mode == MlaMode::Absorbed) {
-    absorbed(st, d, b, cache_layer, n, start_pos);
+    absorbed(st, d, b, layer, segments, n);
   } else {
-    unabsorbed(st, d, b, cache_layer, n, start_pos);
+    for (const Segment& seg : segments) {
+      unabsorbed(st, d, b, static_cast<Deepseek2Cache&>(*seg.cache).layer(layer), seg.row, seg.len, seg.pos);
+    }
   }
   kernels::matmul(b.o, s.o_cat.data(), n, out, pool);
 }

@@ -12,6 +12,7 @@
 #include "kernels/rope.h"
 #include "models/deepseek2.h"
 #include "models/deepseek2_moe.h"
+#include "models/step_plan.h"
 #include "models/weights.h"
 
 namespace whale {
@@ -59,8 +60,11 @@ class Deepseek2Cache : public KvCache {
   size_t bytes() const override;
   int64_t row() const { return row_; }
   float* layer(int64_t l) { return data_.get() + static_cast<size_t>(l) * capacity() * row_; }
+  size_t row_bytes() const override;
+  void read_rows(int64_t first, int64_t count, std::span<std::byte> out) const override;
 
  private:
+  void store_rows(int64_t first, int64_t count, std::span<const std::byte> in) override;
   int64_t layers_;
   int64_t row_;
   std::unique_ptr<float[]> data_;  // uninitialized: pages are committed as positions are written
@@ -84,6 +88,9 @@ struct Deepseek2Scratch {
   std::vector<float> gathered;          // [B, hidden] inputs of the tokens routed to one expert
   std::vector<float> expert_out;        // [B, hidden]
   std::vector<float> hidden;            // [B, hidden] final hidden states (after output_norm)
+  std::vector<int32_t> tokens;          // [B] the tokens of a pass's rows
+  std::vector<float> logit_rows, logit_scratch;  // project_logits' gather buffers
+  StepPlan plan;
   std::vector<float> mtp_cat;           // [B, 2*hidden]
   std::vector<float> row_buffers;       // per thread: one dequantized row of W_uk / W_uv
   // Grown by create_cache.
@@ -113,18 +120,19 @@ struct Deepseek2Model::State {
   Deepseek2Scratch s;
 };
 
-// deepseek2_mla.cpp: attention of block `layer` for n tokens at positions start_pos.., reading xn
-// ([n, hidden], normed) and writing out ([n, hidden]); stores the tokens' latent rows in the cache first.
-void mla_attention(Deepseek2Model::State& st, const ModelConfig& c, int64_t layer, Deepseek2Cache& cache,
-                   const float* xn, int64_t n, int64_t start_pos, MlaMode mode, float* out);
+// deepseek2_mla.cpp: attention of block `layer` for the n rows of a pass, reading xn ([n, hidden], normed)
+// and writing out ([n, hidden]); each segment's rows first store their latent rows in the segment's cache
+// (a Deepseek2Cache), then attend over it.
+void mla_attention(Deepseek2Model::State& st, const ModelConfig& c, int64_t layer, std::span<const Segment> segments,
+                   const float* xn, int64_t n, MlaMode mode, float* out);
 
 // deepseek2_moe.cpp: the block's FFN (dense or MoE + shared experts) over n rows of xn into out.
 void deepseek2_ffn(Deepseek2Model::State& st, const ModelConfig& c, const Deepseek2Block& block, const float* xn,
                    int64_t n, float* out);
 
-// deepseek2.cpp: one block over the residual stream st.s.x ([n, hidden]).
-void deepseek2_block(Deepseek2Model::State& st, const ModelConfig& c, int64_t layer, Deepseek2Cache& cache,
-                     int64_t n, int64_t start_pos, MlaMode mode);
+// deepseek2.cpp: one block over the residual stream st.s.x ([n, hidden], the rows of `segments`).
+void deepseek2_block(Deepseek2Model::State& st, const ModelConfig& c, int64_t layer, std::span<const Segment> segments,
+                     int64_t n, MlaMode mode);
 // deepseek2.cpp: logits of the output head over n rows of normed hidden states.
 void deepseek2_head(Deepseek2Model::State& st, const Matrix& head, const float* hidden, int64_t n, float* logits);
 

@@ -52,7 +52,8 @@ void Deepseek2Model::mtp_forward(std::span<const float> hidden, std::span<const 
       kernels::rmsnorm(hidden.data() + (first + t) * width, b.hnorm.data(), width, c.rms_norm_eps, cat + width);
     }
     kernels::matmul(b.eh_proj, s.mtp_cat.data(), n, s.x.data(), *st.pool);
-    deepseek2_block(st, c, layer, *latent, n, start_pos + first, mla_mode_);
+    const Segment segment{0, first, n, 0, start_pos + first, latent};
+    deepseek2_block(st, c, layer, std::span<const Segment>(&segment, 1), n, mla_mode_);
     // The normed outputs go to xn, not `hidden` (the caller's input may be hidden_states() itself).
     for (int64_t t = 0; t < n; ++t) {
       kernels::rmsnorm(s.x.data() + t * width, head_norm.data(), width, c.rms_norm_eps, s.xn.data() + t * width);

@@ -17,6 +17,7 @@
 #include "kernels/rope.h"
 #include "models/architectures.h"
 #include "models/scratch.h"
+#include "models/step_plan.h"
 #include "models/weights.h"
 
 namespace whale {
@@ -29,25 +30,52 @@ bool has_qk_norm(const ModelConfig& c) { return c.arch == "qwen3"; }
 class DenseKvCache final : public KvCache {
  public:
   DenseKvCache(const ModelConfig& c, int64_t capacity)
-      : KvCache(capacity), k_width_(c.kv_width()), v_width_(c.v_width()) {
+      : KvCache(capacity), layers_(c.block_count), k_width_(c.kv_width()), v_width_(c.v_width()) {
     // Left uninitialized: the pages are committed as positions are written, not for the whole context.
-    const size_t per_layer = static_cast<size_t>(capacity) * static_cast<size_t>(k_width_ + v_width_);
-    data_.reset(new float[per_layer * static_cast<size_t>(c.block_count)]);
-    bytes_ = per_layer * static_cast<size_t>(c.block_count) * sizeof(float);
-    layer_floats_ = per_layer;
+    layer_floats_ = static_cast<size_t>(capacity) * static_cast<size_t>(k_width_ + v_width_);
+    data_.reset(new float[layer_floats_ * static_cast<size_t>(layers_)]);
   }
-  size_t bytes() const override { return bytes_; }
-  float* keys(int64_t layer) { return data_.get() + static_cast<size_t>(layer) * layer_floats_; }
-  float* values(int64_t layer) {
-    return keys(layer) + static_cast<size_t>(capacity()) * static_cast<size_t>(k_width_);
+  size_t bytes() const override { return layer_floats_ * static_cast<size_t>(layers_) * sizeof(float); }
+  float* keys(int64_t layer) { return key_row(layer, 0); }
+  float* values(int64_t layer) { return value_row(layer, 0); }
+
+  size_t row_bytes() const override { return static_cast<size_t>(layers_ * (k_width_ + v_width_)) * sizeof(float); }
+  // Exported rows are position-major: for each position, every layer's key row then value row.
+  void read_rows(int64_t first, int64_t count, std::span<std::byte> out) const override {
+    WHALE_ASSERT(first >= 0 && first + count <= length() && out.size() == static_cast<size_t>(count) * row_bytes());
+    auto* dst = reinterpret_cast<float*>(out.data());
+    for (int64_t p = first; p < first + count; ++p) {
+      for (int64_t l = 0; l < layers_; ++l) {
+        dst = std::copy_n(key_row(l, p), k_width_, dst);
+        dst = std::copy_n(value_row(l, p), v_width_, dst);
+      }
+    }
   }
 
  private:
+  float* key_row(int64_t layer, int64_t p) const {
+    return data_.get() + static_cast<size_t>(layer) * layer_floats_ + static_cast<size_t>(p * k_width_);
+  }
+  float* value_row(int64_t layer, int64_t p) const {
+    return key_row(layer, capacity()) + static_cast<size_t>(p * v_width_);
+  }
+  void store_rows(int64_t first, int64_t count, std::span<const std::byte> in) override {
+    const auto* src = reinterpret_cast<const float*>(in.data());
+    for (int64_t p = first; p < first + count; ++p) {
+      for (int64_t l = 0; l < layers_; ++l) {
+        std::copy_n(src, k_width_, key_row(l, p));
+        src += k_width_;
+        std::copy_n(src, v_width_, value_row(l, p));
+        src += v_width_;
+      }
+    }
+  }
+
+  int64_t layers_;
   int64_t k_width_;
   int64_t v_width_;
   std::unique_ptr<float[]> data_;
   size_t layer_floats_ = 0;
-  size_t bytes_ = 0;
 };
 
 struct DenseLayer {
@@ -96,6 +124,7 @@ class DenseModel final : public Model {
     }
     batch_ = options.max_batch_tokens;
     const auto n = static_cast<size_t>(batch_);
+    tokens_.resize(n);
     x_.resize(n * static_cast<size_t>(c.hidden_size));
     xn_.resize(n * static_cast<size_t>(c.hidden_size));
     q_.resize(n * static_cast<size_t>(c.q_width()));
@@ -120,11 +149,25 @@ class DenseModel final : public Model {
   }
 
   void forward(std::span<const SequenceBatch> batch) override {
-    for (const SequenceBatch& seq : batch) forward_sequence(seq);
+    const ModelConfig& c = config_;
+    for (const SequenceBatch& seq : batch) check_sequence(seq);
+    plan_.plan(batch, batch_, c.vocab_size);
+    for (size_t pass = 0; pass < plan_.pass_count(); ++pass) {
+      run_pass(batch, plan_.segments(pass), plan_.rows(pass));
+      for (const Segment& seg : plan_.segments(pass)) seg.cache->set_length(seg.pos + seg.len);
+      const int64_t hidden = c.hidden_size;
+      for (const LogitTarget& t : plan_.logits(pass)) {
+        for (int64_t r = t.row; r < t.row + t.count; ++r) {
+          kernels::rmsnorm(x_.data() + r * hidden, output_norm_.data(), hidden, c.rms_norm_eps, xn_.data() + r * hidden);
+        }
+      }
+      project_logits(plan_.logits(pass), xn_.data(), hidden, c.vocab_size, logit_rows_, logit_scratch_,
+                     [&](const float* rows, int64_t n, float* out) { kernels::matmul(output_, rows, n, out, pool_); });
+    }
   }
 
  private:
-  void forward_sequence(const SequenceBatch& seq) {
+  void check_sequence(const SequenceBatch& seq) const {
     const ModelConfig& c = config_;
     auto* cache = dynamic_cast<DenseKvCache*>(seq.cache);
     WHALE_ASSERT(cache != nullptr);
@@ -142,29 +185,19 @@ class DenseModel final : public Model {
       if (id < 0 || id >= c.vocab_size) fail("token id {} is outside the vocabulary [0, {})", id, c.vocab_size);
     }
     WHALE_ASSERT(attn_scratch_.size() >= kernels::attention_scratch_floats(cache->capacity(), pool_));
-    for (int64_t done = 0; done < n; done += batch_) {
-      const int64_t len = std::min(batch_, n - done);
-      const int64_t pos = seq.start_pos + done;
-      run_chunk(seq.tokens.data() + done, len, pos, *cache);
-      cache->set_length(pos + len);
-      // Logits of this chunk's tokens that the caller asked for.
-      if (logits_size == n * c.vocab_size && logits_size != c.vocab_size) {
-        output_logits(0, len, seq.logits.data() + done * c.vocab_size);
-      } else if (logits_size == c.vocab_size && done + len == n) {
-        output_logits(len - 1, 1, seq.logits.data());
-      }
-    }
   }
 
-  // Runs `len` tokens at positions pos.. through every layer, leaving the last hidden states in x_.
-  void run_chunk(const int32_t* tokens, int64_t len, int64_t pos, DenseKvCache& cache) {
+  // Runs the pass's rows through every layer, leaving the last hidden states in x_. Projections and FFNs
+  // take all rows at once; rope, the cache writes and attention go segment by segment.
+  void run_pass(std::span<const SequenceBatch> batch, std::span<const Segment> segments, int64_t len) {
     const ModelConfig& c = config_;
     const int64_t hidden = c.hidden_size;
     const int64_t dk = c.key_length;
     const int64_t qw = c.q_width(), kw = c.kv_width(), vw = c.v_width();
     const int64_t aw = c.head_count * c.value_length;
     const int64_t ff = c.feed_forward_length;
-    for (int64_t t = 0; t < len; ++t) kernels::get_row(token_embd_, tokens[t], x_.data() + t * hidden);
+    gather_tokens(batch, segments, tokens_.data());
+    for (int64_t t = 0; t < len; ++t) kernels::get_row(token_embd_, tokens_[t], x_.data() + t * hidden);
 
     AttentionShape shape;
     shape.heads = c.head_count;
@@ -182,35 +215,40 @@ class DenseModel final : public Model {
       for (int64_t t = 0; t < len; ++t) {
         kernels::rmsnorm(x_.data() + t * hidden, L.attn_norm.data(), hidden, c.rms_norm_eps, xn_.data() + t * hidden);
       }
-      float* keys = cache.keys(static_cast<int64_t>(l));
-      float* values = cache.values(static_cast<int64_t>(l));
       kernels::matmul(L.wq, xn_.data(), len, q_.data(), pool_);
       kernels::matmul(L.wk, xn_.data(), len, k_.data(), pool_);
       kernels::matmul(L.wv, xn_.data(), len, v_.data(), pool_);
-      for (int64_t t = 0; t < len; ++t) {
-        float* q = q_.data() + t * qw;
-        float* k = k_.data() + t * kw;
-        float* v = v_.data() + t * vw;
-        if (!L.bq.empty()) {
-          kernels::add(q, L.bq.data(), qw);
-          kernels::add(k, L.bk.data(), kw);
-          kernels::add(v, L.bv.data(), vw);
-        }
-        if (!L.q_norm.empty()) {
-          for (int64_t h = 0; h < c.head_count; ++h) {
-            kernels::rmsnorm(q + h * dk, L.q_norm.data(), dk, c.rms_norm_eps, q + h * dk);
+      for (const Segment& seg : segments) {
+        auto& cache = static_cast<DenseKvCache&>(*seg.cache);
+        float* keys = cache.keys(static_cast<int64_t>(l));
+        float* values = cache.values(static_cast<int64_t>(l));
+        for (int64_t t = seg.row; t < seg.row + seg.len; ++t) {
+          const int64_t pos = seg.pos + (t - seg.row);
+          float* q = q_.data() + t * qw;
+          float* k = k_.data() + t * kw;
+          float* v = v_.data() + t * vw;
+          if (!L.bq.empty()) {
+            kernels::add(q, L.bq.data(), qw);
+            kernels::add(k, L.bk.data(), kw);
+            kernels::add(v, L.bv.data(), vw);
           }
-          for (int64_t h = 0; h < c.head_count_kv; ++h) {
-            kernels::rmsnorm(k + h * dk, L.k_norm.data(), dk, c.rms_norm_eps, k + h * dk);
+          if (!L.q_norm.empty()) {
+            for (int64_t h = 0; h < c.head_count; ++h) {
+              kernels::rmsnorm(q + h * dk, L.q_norm.data(), dk, c.rms_norm_eps, q + h * dk);
+            }
+            for (int64_t h = 0; h < c.head_count_kv; ++h) {
+              kernels::rmsnorm(k + h * dk, L.k_norm.data(), dk, c.rms_norm_eps, k + h * dk);
+            }
           }
+          rope_.angles(pos, cos_.data(), sin_.data());
+          apply_rope(q, c.head_count, dk, rope_.dims(), rope_.type(), cos_.data(), sin_.data());
+          apply_rope(k, c.head_count_kv, dk, rope_.dims(), rope_.type(), cos_.data(), sin_.data());
+          std::copy(k, k + kw, keys + pos * kw);
+          std::copy(v, v + vw, values + pos * vw);
         }
-        rope_.angles(pos + t, cos_.data(), sin_.data());
-        apply_rope(q, c.head_count, dk, rope_.dims(), rope_.type(), cos_.data(), sin_.data());
-        apply_rope(k, c.head_count_kv, dk, rope_.dims(), rope_.type(), cos_.data(), sin_.data());
-        std::copy(k, k + kw, keys + (pos + t) * kw);
-        std::copy(v, v + vw, values + (pos + t) * vw);
+        kernels::attention(shape, q_.data() + seg.row * qw, seg.len, seg.pos, keys, values, scale,
+                           att_.data() + seg.row * aw, attn_scratch_.data(), pool_);
       }
-      kernels::attention(shape, q_.data(), len, pos, keys, values, scale, att_.data(), attn_scratch_.data(), pool_);
       kernels::matmul(L.wo, att_.data(), len, xn_.data(), pool_);
       kernels::add(x_.data(), xn_.data(), len * hidden);
 
@@ -225,16 +263,6 @@ class DenseModel final : public Model {
     }
   }
 
-  // Logits of chunk tokens first .. first+count-1 (hidden states in x_) into out [count, vocab].
-  void output_logits(int64_t first, int64_t count, float* out) {
-    const int64_t hidden = config_.hidden_size;
-    for (int64_t t = 0; t < count; ++t) {
-      kernels::rmsnorm(x_.data() + (first + t) * hidden, output_norm_.data(), hidden, config_.rms_norm_eps,
-                       xn_.data() + t * hidden);
-    }
-    kernels::matmul(output_, xn_.data(), count, out, pool_);
-  }
-
   Weights weights_;
   ThreadPool& pool_;
   Matrix token_embd_;                 // {vocab, hidden}
@@ -243,8 +271,11 @@ class DenseModel final : public Model {
   Rope rope_;
   std::vector<DenseLayer> layers_;
 
-  // Scratch for one chunk of up to batch_ tokens, rows per token.
+  // Scratch for one pass of up to batch_ rows (tokens), rows per token.
   int64_t batch_ = 0;
+  StepPlan plan_;
+  std::vector<int32_t> tokens_;  // [batch]
+  std::vector<float> logit_rows_, logit_scratch_;  // project_logits' gather buffers
   Scratch x_;              // [batch, hidden] residual stream
   Scratch xn_;             // [batch, hidden] normed input / projection output
   Scratch q_;              // [batch, H*dk]

@@ -1,6 +1,7 @@
 // ToyModel / ToyEngine (see toy_engine.h).
 #include "server/toy_engine.h"
 
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -18,8 +19,26 @@ class ToyCache : public KvCache {
   explicit ToyCache(int64_t capacity)
       : KvCache(capacity), hash(static_cast<size_t>(capacity)), since_assistant(static_cast<size_t>(capacity)) {}
   size_t bytes() const override { return hash.size() * 2 * sizeof(uint64_t); }
+  size_t row_bytes() const override { return sizeof(uint64_t) + sizeof(int64_t); }
+  void read_rows(int64_t first, int64_t count, std::span<std::byte> out) const override {
+    WHALE_ASSERT(first >= 0 && first + count <= length() && out.size() == static_cast<size_t>(count) * row_bytes());
+    for (int64_t p = first; p < first + count; ++p) {
+      std::byte* row = out.data() + static_cast<size_t>(p - first) * row_bytes();
+      std::memcpy(row, &hash[static_cast<size_t>(p)], sizeof(uint64_t));
+      std::memcpy(row + sizeof(uint64_t), &since_assistant[static_cast<size_t>(p)], sizeof(int64_t));
+    }
+  }
   std::vector<uint64_t> hash;            // hash of tokens 0..p
   std::vector<int64_t> since_assistant;  // tokens after the last <|assistant|> at position p (-1: none yet)
+
+ private:
+  void store_rows(int64_t first, int64_t count, std::span<const std::byte> in) override {
+    for (int64_t p = first; p < first + count; ++p) {
+      const std::byte* row = in.data() + static_cast<size_t>(p - first) * row_bytes();
+      std::memcpy(&hash[static_cast<size_t>(p)], row, sizeof(uint64_t));
+      std::memcpy(&since_assistant[static_cast<size_t>(p)], row + sizeof(uint64_t), sizeof(int64_t));
+    }
+  }
 };
 
 ModelConfig toy_config() {
