@@ -25,6 +25,8 @@ struct ServeFlags {
   int64_t ctx = 0;  // 0 = min(model's context, 4096)
   std::string api_key_file;
   std::string cache_dir;
+  int64_t cache_mem_mib = 1024;
+  int64_t cache_dir_max_mib = 8192;
   int threads = 0;
   int queue = 64;
   int keep_alive_ms = 5000;
@@ -62,16 +64,18 @@ void serve(const ServeFlags& flags) {
   options.keep_alive_interval = std::chrono::milliseconds(flags.keep_alive_ms);
   // Every waiting or running request holds an HTTP worker (it streams or waits on its events).
   options.http_threads = static_cast<size_t>(flags.parallel + flags.queue + 8);
-  if (!flags.cache_dir.empty())
-    log(LogLevel::Warn,
-        "--cache-dir {}: on-disk prefix caching is not implemented yet; "
-        "prefixes are cached in memory only",
-        flags.cache_dir);
+  if (flags.cache_mem_mib < 0) fail("--cache-mem: expected MiB >= 0, got {}", flags.cache_mem_mib);
+  if (flags.cache_dir_max_mib < 1) fail("--cache-dir-max: expected MiB >= 1, got {}", flags.cache_dir_max_mib);
+  if (!flags.cache_dir.empty() && flags.cache_mem_mib == 0)
+    fail("--cache-dir needs the in-memory context cache (--cache-mem > 0)");
 
   SchedulerOptions scheduler;
   scheduler.parallel = flags.parallel;
   scheduler.context_length = flags.ctx;
   scheduler.max_queue = static_cast<size_t>(flags.queue);
+  scheduler.prefix_cache_bytes = static_cast<size_t>(flags.cache_mem_mib) << 20;
+  scheduler.cache_dir = flags.cache_dir;
+  scheduler.cache_dir_max_bytes = static_cast<uint64_t>(flags.cache_dir_max_mib) << 20;
 
   // Signals are taken by one waiting thread, so they must be blocked before any other thread starts.
   std::signal(SIGPIPE, SIG_IGN);
@@ -109,7 +113,11 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--parallel", flags->parallel, "sequences decoded together")->capture_default_str();
   cmd->add_option("--ctx", flags->ctx, "context tokens per sequence (0 = the model's, at most 4096)");
   cmd->add_option("--api-key-file", flags->api_key_file, "file of API keys, one per line (\"KEY\" or \"NAME KEY\")");
-  cmd->add_option("--cache-dir", flags->cache_dir, "directory for on-disk prefix caching (not implemented yet)");
+  cmd->add_option("--cache-mem", flags->cache_mem_mib, "MiB of KV kept by the shared context cache (0 = off)")
+      ->capture_default_str();
+  cmd->add_option("--cache-dir", flags->cache_dir, "keep the context cache on disk too, across restarts");
+  cmd->add_option("--cache-dir-max", flags->cache_dir_max_mib, "MiB of cache files kept in --cache-dir")
+      ->capture_default_str();
   cmd->add_option("--threads", flags->threads, "compute threads (0 = all cores)");
   cmd->add_option("--queue", flags->queue, "requests that may wait for a slot before 429")->capture_default_str();
   cmd->add_option("--keep-alive-ms", flags->keep_alive_ms, "SSE keep-alive comment interval while waiting")

@@ -2,9 +2,8 @@
 // in the free slot that already computed the longest prefix of its prompt (a repeated system prompt or the
 // earlier turns of a conversation) and only the rest is prefilled.
 //
-// This is prefix reuse per slot: a cached prefix lives in exactly one slot's KvCache and is lost when that
-// slot is given to an unrelated prompt. Sharing KV blocks between slots (a radix tree whose nodes own blocks)
-// needs a block-structured KvCache with copy/share, which models/kv_cache.h does not offer yet.
+// This is the first, free level of reuse: nothing is copied. Prefixes shared between slots, and kept after a
+// slot is given to an unrelated prompt, live in the PrefixStore (runtime/prefix_store.h).
 #pragma once
 
 #include <cstdint>

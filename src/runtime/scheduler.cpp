@@ -64,6 +64,22 @@ Scheduler::Scheduler(Model& model, SchedulerOptions options)
     caches_.push_back(model_.create_cache(options_.context_length));
     free_slots_.push_back(options_.parallel - 1 - slot);  // popped from the back: slot 0 first
   }
+  if (options_.prefix_cache_bytes > 0) {
+    const size_t row_bytes = caches_.front()->row_bytes();
+    if (!options_.cache_dir.empty()) {
+      prefix_disk_ = std::make_unique<PrefixDisk>(PrefixDiskOptions{options_.cache_dir, options_.model_fingerprint,
+                                                                    row_bytes, options_.prefix_block_tokens,
+                                                                    options_.cache_dir_max_bytes});
+    }
+    prefix_store_ = std::make_unique<PrefixStore>(
+        PrefixStoreOptions{row_bytes, options_.prefix_block_tokens, options_.prefix_cache_bytes}, prefix_disk_.get());
+    if (prefix_disk_) {
+      disk_load_ = prefix_disk_->load_into(*prefix_store_);
+      log(LogLevel::Info, "cache: {} blocks of cached prefixes loaded from {} ({} damaged files ignored, {} unused)",
+          disk_load_.loaded, prefix_disk_->folder(), disk_load_.damaged, disk_load_.orphaned);
+    }
+    publish_cache_stats();
+  }
   batch_.reserve(static_cast<size_t>(options_.parallel));
   batch_owner_.reserve(static_cast<size_t>(options_.parallel));
   logits_.resize(static_cast<size_t>(options_.parallel) * static_cast<size_t>(vocab_size_));
@@ -105,7 +121,20 @@ SchedulerStats Scheduler::stats() const {
   }
   s.running = running_count_.load();
   s.steps = steps_.load();
+  s.cached_blocks = cached_blocks_.load();
+  s.cached_bytes = cached_bytes_.load();
+  if (prefix_disk_) s.disk_blocks_written = prefix_disk_->written();
   return s;
+}
+
+void Scheduler::flush_cache_dir() {
+  if (prefix_disk_) prefix_disk_->flush();
+}
+
+void Scheduler::publish_cache_stats() {
+  const PrefixStoreStats st = prefix_store_->stats();
+  cached_blocks_.store(st.blocks);
+  cached_bytes_.store(st.bytes);
 }
 
 void Scheduler::stop() {
@@ -181,12 +210,24 @@ void Scheduler::admit() {
     const auto& prompt = seq->request.prompt;
     PrefixMatch match = prefix_cache_.find(prompt, free_slots_);
     // The last prompt token is always fed again: its logits pick the first generated token.
-    int64_t keep = std::min<int64_t>(match.matched, static_cast<int64_t>(prompt.size()) - 1);
+    const int64_t limit = static_cast<int64_t>(prompt.size()) - 1;
+    int64_t keep = std::min<int64_t>(match.matched, limit);
     seq->slot = match.slot;
     free_slots_.erase(std::find(free_slots_.begin(), free_slots_.end(), match.slot));
-    caches_[static_cast<size_t>(seq->slot)]->truncate(keep);
+    KvCache& cache = *caches_[static_cast<size_t>(seq->slot)];
+    cache.truncate(keep);
     prefix_cache_.truncate(seq->slot, keep);
     prefix_cache_.touch(seq->slot);
+    // The shared context cache may hold more of the prompt than the slot does.
+    if (prefix_store_) {
+      const int64_t stored = prefix_store_->match(prompt, limit);
+      if (stored > keep) {
+        prefix_store_->restore(prompt, keep, stored, cache);
+        prefix_cache_.append(seq->slot, std::span(prompt).subspan(static_cast<size_t>(keep),
+                                                                  static_cast<size_t>(stored - keep)));
+        keep = stored;
+      }
+    }
     seq->fed = keep;
     const SamplingParams& p = seq->request.sampling;
     SamplerOptions sampler;
@@ -212,6 +253,9 @@ void Scheduler::admit() {
 void Scheduler::finish(Sequence& seq, StopReason reason, const std::string& error) {
   if (seq.done) return;
   seq.done = true;
+  // What the slot computed (prompt and answer) becomes shareable: the next turn of a conversation starts
+  // with it.
+  if (reason != StopReason::Error) remember_prefix(seq);
   running_count_.fetch_sub(1);  // before the event, so a consumer that sees the end sees the slot free
   GenerationEvent event;
   event.kind = GenerationEvent::Kind::Finished;
@@ -270,7 +314,11 @@ bool Scheduler::step() {
     Sequence& seq = *batch_owner_[i];
     const SequenceBatch& entry = batch_[i];
     prefix_cache_.append(seq.slot, entry.tokens);
-    if (seq.fed < static_cast<int64_t>(seq.request.prompt.size())) seq.fed += static_cast<int64_t>(entry.tokens.size());
+    const auto prompt_size = static_cast<int64_t>(seq.request.prompt.size());
+    if (seq.fed < prompt_size) {
+      seq.fed += static_cast<int64_t>(entry.tokens.size());
+      if (seq.fed == prompt_size) remember_prefix(seq);  // concurrent requests with this prompt can share it now
+    }
     if (entry.logits.empty()) continue;
     GenerationEvent event;
     event.kind = GenerationEvent::Kind::Token;
@@ -289,6 +337,13 @@ bool Scheduler::step() {
     if (seq.generated >= seq.request.max_tokens || cache.length() >= cache.capacity()) finish(seq, StopReason::Length);
   }
   return true;
+}
+
+void Scheduler::remember_prefix(const Sequence& seq) {
+  if (!prefix_store_ || seq.slot < 0) return;
+  const KvCache& cache = *caches_[static_cast<size_t>(seq.slot)];
+  prefix_store_->insert(prefix_cache_.tokens(seq.slot), cache.length(), cache);
+  publish_cache_stats();
 }
 
 // Logprobs are the model's own distribution (before penalties and temperature); runtime/sampler picks the token.

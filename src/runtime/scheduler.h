@@ -2,7 +2,8 @@
 // other threads (HTTP workers) submit requests through a bounded queue and read each request's events from
 // its GenerationHandle. Up to `parallel` sequences run together: each step is one Model::forward over all
 // running sequences, new requests join between steps, and long prompts are prefilled in chunks so that
-// running streams keep producing tokens. A cancelled handle (client gone, stop string seen) is dropped at
+// running streams keep producing tokens. Prompts start from the longest prefix already computed, in the
+// slot's own cache or in the shared context cache (PrefixStore). A cancelled handle (client gone, stop string seen) is dropped at
 // the start of the next step and its slot freed.
 //
 // The scheduler works on token ids only: detokenizing, stop strings and reasoning splitting belong to the
@@ -23,6 +24,8 @@
 #include "core/error.h"
 #include "models/model.h"
 #include "runtime/prefix_cache.h"
+#include "runtime/prefix_disk.h"
+#include "runtime/prefix_store.h"
 #include "runtime/sampler.h"
 
 namespace whale {
@@ -102,12 +105,22 @@ struct SchedulerOptions {
   int64_t step_token_budget = 512;  // tokens per forward step over all sequences (decode tokens first)
   size_t max_queue = 64;            // waiting requests before submit() refuses
   std::vector<int32_t> end_tokens;  // tokens that end generation (EOS, end of turn)
+  // The shared context cache (runtime/prefix_store.h): KV bytes kept in memory (0: off), and with a folder,
+  // on disk too (runtime/prefix_disk.h), for the model of that fingerprint.
+  size_t prefix_cache_bytes = 0;
+  int64_t prefix_block_tokens = 16;
+  std::string cache_dir;
+  uint64_t model_fingerprint = 0;
+  uint64_t cache_dir_max_bytes = 8ull << 30;
 };
 
 struct SchedulerStats {
   size_t queued = 0;
   size_t running = 0;
   uint64_t steps = 0;
+  size_t cached_blocks = 0;  // context-cache blocks in memory
+  size_t cached_bytes = 0;
+  uint64_t disk_blocks_written = 0;
 };
 
 class Scheduler {
@@ -122,6 +135,10 @@ class Scheduler {
   // context, QueueFullError when max_queue requests already wait.
   std::shared_ptr<GenerationHandle> submit(GenerationRequest request);
   SchedulerStats stats() const;
+  // What was read back from --cache-dir at start (all zero without one).
+  const PrefixDiskLoad& disk_load() const { return disk_load_; }
+  // Waits until the context cache's queued disk writes are done (tests, shutdown).
+  void flush_cache_dir();
   // Ends the inference thread; running and queued requests finish with StopReason::Cancelled.
   void stop();
 
@@ -138,12 +155,18 @@ class Scheduler {
   bool step();
   void finish(Sequence& seq, StopReason reason, const std::string& error = {});
   int32_t sample(Sequence& seq, std::span<float> logits, GenerationEvent& event);
+  void remember_prefix(const Sequence& seq);  // into the shared context cache
+  void publish_cache_stats();
 
   Model& model_;
   SchedulerOptions options_;
   int64_t vocab_size_ = 0;
   std::vector<std::unique_ptr<KvCache>> caches_;  // one per slot
-  PrefixCache prefix_cache_;
+  PrefixCache prefix_cache_;                // what each slot's cache holds
+  std::unique_ptr<PrefixDisk> prefix_disk_;  // before the store, which writes through it
+  std::unique_ptr<PrefixStore> prefix_store_;
+  PrefixDiskLoad disk_load_;
+  std::atomic<size_t> cached_blocks_{0}, cached_bytes_{0};
   std::vector<std::unique_ptr<Sequence>> running_;  // at most `parallel`
   std::vector<int32_t> free_slots_;
 

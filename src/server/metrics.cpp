@@ -91,6 +91,15 @@ std::string Metrics::render(const SchedulerStats& stats) const {
   out += fmt::format("whale_queue_depth {}\n", stats.queued);
   out += "# HELP whale_running_sequences Sequences being prefilled or decoded.\n# TYPE whale_running_sequences gauge\n";
   out += fmt::format("whale_running_sequences {}\n", stats.running);
+  out += "# HELP whale_context_cache_blocks Blocks of computed prefixes held by the shared context cache.\n"
+         "# TYPE whale_context_cache_blocks gauge\n";
+  out += fmt::format("whale_context_cache_blocks {}\n", stats.cached_blocks);
+  out += "# HELP whale_context_cache_bytes KV bytes held by the shared context cache.\n"
+         "# TYPE whale_context_cache_bytes gauge\n";
+  out += fmt::format("whale_context_cache_bytes {}\n", stats.cached_bytes);
+  out += "# HELP whale_context_cache_disk_writes_total Context cache blocks written to --cache-dir.\n"
+         "# TYPE whale_context_cache_disk_writes_total counter\n";
+  out += fmt::format("whale_context_cache_disk_writes_total {}\n", stats.disk_blocks_written);
   out += "# HELP whale_decode_steps_total Forward steps of the scheduler.\n# TYPE whale_decode_steps_total counter\n";
   out += fmt::format("whale_decode_steps_total {}\n", stats.steps);
   out +=

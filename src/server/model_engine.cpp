@@ -51,6 +51,7 @@ ModelEngine::ModelEngine(const std::string& path, ModelEngineOptions options)
     s.context_length =
         trained > 0 ? std::min(trained, ModelEngineOptions::kDefaultContext) : ModelEngineOptions::kDefaultContext;
   s.end_tokens = tok.end_of_generation_ids();
+  if (!s.cache_dir.empty()) s.model_fingerprint = model_fingerprint(*loaded_.source);
   if (!loaded_.chat_template)
     log(LogLevel::Warn,
         "{}: the model ships no chat template; /v1/chat/completions will refuse requests "

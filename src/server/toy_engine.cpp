@@ -138,6 +138,7 @@ void ToyModel::forward(std::span<const SequenceBatch> batch) {
 
 ToyEngine::ToyEngine(ToyOptions toy, SchedulerOptions scheduler) : model_(std::make_unique<ToyModel>(toy)) {
   scheduler.end_tokens = {toy_token::kEnd};
+  scheduler.model_fingerprint = toy.script ? 0x746f792d73637269ull : 0x746f792d6e6f6973ull;  // its two behaviours
   scheduler_ = std::make_unique<Scheduler>(*model_, std::move(scheduler));
 }
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 
 #include "runtime/prefix_cache.h"
 #include "server/toy_engine.h"
@@ -122,6 +123,58 @@ TEST(Scheduler, ReusesTheLongestCachedPrefix) {
   // All but the last prompt token, which is fed again for its logits.
   EXPECT_EQ(again.cached_tokens, static_cast<int64_t>(b.size()) - 1);
   EXPECT_EQ(again.tokens, second.tokens);
+}
+
+TEST(Scheduler, KeepsComputedPrefixesAfterTheSlotMovesOn) {
+  const std::string system(40, 's');
+  auto a = text_prompt(system + "question one");
+  auto b = text_prompt(system + "another question");
+  auto unrelated = text_prompt(std::string(30, 'u'));
+  for (size_t store_bytes : {size_t{0}, size_t{1} << 20}) {
+    ToyModel model(noise_model());
+    SchedulerOptions options;
+    options.parallel = 1;
+    options.prefix_cache_bytes = store_bytes;
+    options.prefix_block_tokens = 8;
+    Scheduler scheduler(model, options);
+    // The only slot computes the system prompt, then an unrelated prompt overwrites it: only the shared
+    // store still has the system prompt when b arrives.
+    EXPECT_EQ(collect(*scheduler.submit(greedy(a, 4))).cached_tokens, 0);
+    EXPECT_EQ(collect(*scheduler.submit(greedy(unrelated, 4))).cached_tokens, 0);
+    Collected second = collect(*scheduler.submit(greedy(b, 6)));
+    EXPECT_EQ(second.cached_tokens, store_bytes > 0 ? 40 : 0);  // the system prompt, in whole blocks of 8
+    EXPECT_EQ(second.tokens, reference_greedy(b, 6));
+    EXPECT_EQ(scheduler.stats().cached_blocks > 0, store_bytes > 0);
+  }
+}
+
+TEST(Scheduler, CacheDirKeepsPrefixesAcrossARestart) {
+  const std::string dir = ::testing::TempDir() + "/whale-scheduler-cache-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  SchedulerOptions options;
+  options.parallel = 1;
+  options.prefix_cache_bytes = 1 << 20;
+  options.prefix_block_tokens = 8;
+  options.cache_dir = dir;
+  options.model_fingerprint = 7;
+  auto prompt = text_prompt(std::string(50, 'p') + "?");
+  std::vector<int32_t> before;
+  {
+    ToyModel model(noise_model());
+    Scheduler scheduler(model, options);
+    Collected c = collect(*scheduler.submit(greedy(prompt, 5)));
+    EXPECT_EQ(c.cached_tokens, 0);
+    before = c.tokens;
+    scheduler.flush_cache_dir();
+    EXPECT_GT(scheduler.stats().disk_blocks_written, 0u);
+  }
+  ToyModel model(noise_model());
+  Scheduler scheduler(model, options);
+  EXPECT_GT(scheduler.disk_load().loaded, 0u);
+  Collected c = collect(*scheduler.submit(greedy(prompt, 5)));
+  EXPECT_EQ(c.cached_tokens, 48);
+  EXPECT_EQ(c.tokens, before);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Scheduler, CancelStopsWithinAStepAndFreesTheSlot) {
