@@ -9,6 +9,7 @@
 #include <httplib.h>
 
 #include "server/api_error.h"
+#include "server/client_probe.h"
 #include "server/generation.h"
 #include "server/server.h"
 #include "server/sse.h"
@@ -84,17 +85,27 @@ json text_logprobs(const json& entries) {
   return out;
 }
 
-void respond_whole(Generation& gen, httplib::Response& response) {
+void respond_whole(Generation& gen, const httplib::Request& request, httplib::Response& response) {
   std::string reasoning, content;
   json entries = json::array();
   GenerationEvent event;
+  const ClientProbe client(request);
+  bool client_gone = false;
   while (!gen.finished) {
-    if (!gen.handle->next(event, std::chrono::milliseconds(1000))) continue;
+    if (!client_gone && client.closed()) {
+      client_gone = true;
+      gen.handle->cancel();  // nobody will read the answer: free the slot
+    }
+    if (!gen.handle->next(event, std::chrono::milliseconds(20))) continue;
     json entry;
     OutputDelta d = gen.consume(event, &entry);
     reasoning += d.reasoning;
     content += d.content;
     if (!entry.is_null()) entries.push_back(std::move(entry));
+  }
+  if (client_gone) {
+    gen.record(499);
+    return;
   }
   if (!gen.error.empty()) {
     ApiError error = generation_error(gen);
@@ -209,7 +220,7 @@ void handle_chat_completion(HttpServer& server, const httplib::Request& request,
   if (gen->options.stream) {
     respond_stream(gen, response);
   } else {
-    respond_whole(*gen, response);
+    respond_whole(*gen, request, response);
   }
 }
 
@@ -230,7 +241,7 @@ void handle_completion(HttpServer& server, const httplib::Request& request, http
   if (gen->options.stream) {
     respond_stream(gen, response);
   } else {
-    respond_whole(*gen, response);
+    respond_whole(*gen, request, response);
   }
 }
 

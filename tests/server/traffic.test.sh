@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end: `whale serve --toy` under traffic. A client that disconnects mid-stream frees its slot; two
+# End-to-end: `whale serve --toy` under traffic. A client that disconnects (streamed or not) frees its slot; two
 # concurrent streams both run and answer as they would alone; a full queue answers 429 with Retry-After and a
 # waiting stream gets keep-alive comments; API keys guard every endpoint but /health.
 source "$WHALE_SOURCE_DIR/tests/server/lib/serve.sh"
@@ -25,6 +25,23 @@ for _ in $(seq 100); do
   sleep 0.05
 done
 check "disconnect recorded as 499" "$n" 1
+
+# The same for an answer in one body: the server notices the closed connection while generating.
+curl -s --max-time 1 -H 'Content-Type: application/json' -d "${long/\"stream\":true/\"stream\":false}" \
+  "$BASE/v1/completions" >/dev/null || true
+running=""
+for _ in $(seq 100); do
+  running=$(metric whale_running_sequences)
+  [ "$running" == "0" ] && break
+  sleep 0.05
+done
+check "slot freed after a non-streamed disconnect" "$running" 0
+for _ in $(seq 100); do
+  n=$(metric 'whale_requests_total{endpoint="/v1/completions",status="499"}')
+  [ "$n" == "2" ] && break
+  sleep 0.05
+done
+check "non-streamed disconnect recorded as 499" "$n" 2
 
 # Two concurrent streams: both reach the second slot at once (seen in the gauge) and both answer exactly
 # what a request alone answers at temperature 0.
