@@ -366,7 +366,10 @@ int32_t Scheduler::sample(Sequence& seq, std::span<float> logits, GenerationEven
   }
   // The sampler rewrites the logits in place, so the chosen token's logprob needs the value from before.
   std::copy(logits.begin(), logits.end(), raw_logits_.begin());
+  TokenConstraint* constraint = seq.request.constraint.get();
+  if (constraint != nullptr) constraint->restrict(logits);
   int32_t chosen = seq.sampler->sample(logits, seq.generated_tokens);
+  if (constraint != nullptr) constraint->accept(chosen);
   event.logprob = raw_logits_[static_cast<size_t>(chosen)] - log_z;
   return chosen;
 }

@@ -27,6 +27,7 @@
 #include "runtime/prefix_disk.h"
 #include "runtime/prefix_store.h"
 #include "runtime/sampler.h"
+#include "runtime/token_constraint.h"
 
 namespace whale {
 
@@ -46,6 +47,7 @@ struct GenerationRequest {
   std::vector<int32_t> prompt;  // non-empty
   int64_t max_tokens = 256;     // generated tokens at most (>= 1)
   SamplingParams sampling;
+  std::shared_ptr<TokenConstraint> constraint;  // optional rule on the tokens (response_format json_object)
 };
 
 // Why a scheduled sequence ended. (Session's StopReason covers one CLI generation; this adds the cases

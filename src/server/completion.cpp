@@ -22,7 +22,7 @@ using nlohmann::json;
 constexpr const char* kFingerprint = "whale-0.1.0";
 
 // Submits after the checks that need the token count; maps scheduler refusals to API statuses.
-void submit(Generation& gen, std::vector<int32_t> prompt) {
+void submit(Generation& gen, std::vector<int32_t> prompt, std::shared_ptr<TokenConstraint> constraint = nullptr) {
   int64_t context = gen.engine.context_length();
   auto n = static_cast<int64_t>(prompt.size());
   if (n > context)
@@ -32,6 +32,7 @@ void submit(Generation& gen, std::vector<int32_t> prompt) {
   request.prompt = std::move(prompt);
   request.max_tokens = gen.options.max_tokens.value_or(context - n + 1);
   request.sampling = gen.options.sampling;
+  request.constraint = std::move(constraint);
   try {
     gen.handle = gen.engine.scheduler().submit(std::move(request));
   } catch (const QueueFullError& e) {
@@ -216,7 +217,12 @@ void handle_chat_completion(HttpServer& server, const httplib::Request& request,
   auto gen = std::make_shared<Generation>(server, "/v1/chat/completions", server.next_request_id("chatcmpl"),
                                           parsed.options, true, split, split && prompt.opens_reasoning);
   gen->key_name = key_name;
-  submit(*gen, std::move(prompt.ids));
+  std::shared_ptr<TokenConstraint> constraint;
+  if (parsed.json_object) {
+    constraint = std::make_shared<JsonObjectConstraint>(engine.vocabulary(), engine.scheduler().options().end_tokens,
+                                                        split && prompt.opens_reasoning);
+  }
+  submit(*gen, std::move(prompt.ids), std::move(constraint));
   if (gen->options.stream) {
     respond_stream(gen, response);
   } else {

@@ -42,6 +42,8 @@ class Engine {
   // Text of one token for logprobs (may hold partial UTF-8 bytes).
   virtual std::string token_text(int32_t token) = 0;
   virtual Scheduler& scheduler() = 0;
+  // The bytes of every token, for constrained decoding (built on first use, then shared).
+  virtual std::shared_ptr<const TokenVocabulary> vocabulary() = 0;
 };
 
 }  // namespace whale::server

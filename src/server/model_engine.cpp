@@ -88,4 +88,20 @@ std::string ModelEngine::token_text(int32_t token) {
   return loaded_.tokenizer.decode_bytes(std::span<const int32_t>(&id, 1));
 }
 
+std::shared_ptr<const TokenVocabulary> ModelEngine::vocabulary() {
+  std::call_once(vocabulary_once_, [&] {
+    auto v = std::make_shared<TokenVocabulary>();
+    const Tokenizer& tok = loaded_.tokenizer;
+    const auto n = static_cast<size_t>(loaded_.model->config().vocab_size);
+    v->bytes.resize(n);
+    v->special.assign(n, true);  // rows of the embedding the tokenizer does not know are never chosen
+    for (int32_t id = 0; id < tok.vocab_size() && static_cast<size_t>(id) < n; ++id) {
+      v->bytes[static_cast<size_t>(id)] = std::string(tok.token_bytes(id));
+      v->special[static_cast<size_t>(id)] = tok.is_special(id);
+    }
+    vocabulary_ = std::move(v);
+  });
+  return vocabulary_;
+}
+
 }  // namespace whale::server

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "core/thread_pool.h"
@@ -31,8 +32,11 @@ class ModelEngine : public Engine {
   std::unique_ptr<TokenDecoder> decoder() override;
   std::string token_text(int32_t token) override;
   Scheduler& scheduler() override { return *scheduler_; }
+  std::shared_ptr<const TokenVocabulary> vocabulary() override;
 
  private:
+  std::once_flag vocabulary_once_;
+  std::shared_ptr<const TokenVocabulary> vocabulary_;
   std::unique_ptr<ThreadPool> pool_;
   LoadedModel loaded_;
   std::string model_id_;

@@ -175,4 +175,16 @@ std::string ToyEngine::token_text(int32_t token) {
   return token < 256 ? std::string(1, static_cast<char>(token)) : ByteDecoder::special(token);
 }
 
+std::shared_ptr<const TokenVocabulary> ToyEngine::vocabulary() {
+  std::call_once(vocabulary_once_, [&] {
+    auto v = std::make_shared<TokenVocabulary>();
+    for (int32_t t = 0; t < toy_token::kVocab; ++t) {
+      v->bytes.push_back(t < 256 ? std::string(1, static_cast<char>(t)) : ByteDecoder::special(t));
+      v->special.push_back(t >= 256);
+    }
+    vocabulary_ = std::move(v);
+  });
+  return vocabulary_;
+}
+
 }  // namespace whale::server

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "models/model.h"
@@ -58,8 +59,11 @@ class ToyEngine : public Engine {
   std::unique_ptr<TokenDecoder> decoder() override;
   std::string token_text(int32_t token) override;
   Scheduler& scheduler() override { return *scheduler_; }
+  std::shared_ptr<const TokenVocabulary> vocabulary() override;
 
  private:
+  std::once_flag vocabulary_once_;
+  std::shared_ptr<const TokenVocabulary> vocabulary_;
   std::unique_ptr<ToyModel> model_;
   std::unique_ptr<Scheduler> scheduler_;
 };

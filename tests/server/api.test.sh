@@ -136,4 +136,17 @@ check "metrics itl histogram" "$(grep -c '^whale_inter_token_latency_seconds_buc
 check "one log line per request" "$(grep -c '^request chatcmpl-' "$WORK/api.log")" "$(awk '/^whale_requests_total\{endpoint="\/v1\/chat\/completions",status="200"\}/{print $2}' "$WORK/metrics.txt")"
 grep -q 'status=200 prompt=12 cached=' "$WORK/api.log" && r=1 || r=0
 check "log line fields" "$r" 1
+# response_format json_object: the chain of thought is untouched, the answer is held to JSON. Over a few seeds,
+# every answer that ends by itself parses as an object, and every other one is cut by max_tokens.
+objects=0
+for seed in 1 2 3 4 5 6; do
+  body="{\"messages\":[{\"role\":\"user\",\"content\":\"Reply in JSON.\"}],\"response_format\":{\"type\":\"json_object\"},\"temperature\":1,\"seed\":$seed,\"max_tokens\":100}"
+  post /v1/chat/completions "$body" "$WORK/json$seed.json" >/dev/null
+  verdict=$(js "$WORK/json$seed.json" '(() => { const c = d.choices[0]; if (c.finish_reason !== "stop") return c.finish_reason === "length" && c.message.content.trimStart().startsWith("{") ? "cut" : "bad"; try { const v = JSON.parse(c.message.content); return typeof v === "object" && !Array.isArray(v) && v !== null ? "object" : "bad"; } catch (e) { return "bad"; } })()')
+  check "json_object seed $seed" "$([ "$verdict" != bad ] && echo good || echo "$verdict")" good
+  [ "$verdict" == object ] && objects=$((objects + 1))
+  check "json_object keeps the reasoning $seed" "$(js "$WORK/json$seed.json" 'd.choices[0].message.reasoning_content.startsWith("The user wants")')" true
+done
+check "some json_object answers complete" "$([ $objects -gt 0 ] && echo yes)" yes
+
 finish
