@@ -12,7 +12,7 @@ PORT ?= 8080
 BUILD_PACKAGES := cmake g++ make pkg-config libcli11-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev \
                   libfmt-dev libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev
 TEST_PACKAGES := chromium
-.PHONY: all deps test-deps debian-deps debian-test-deps npm-deps build test test-unit serve bench clean
+.PHONY: all deps test-deps debian-deps debian-test-deps npm-deps build test test-unit serve bench nano-r1 clean
 
 all: build
 
@@ -68,6 +68,11 @@ serve: deps build
 	  echo "$(MODEL) is not in this checkout yet: serving a random-weight model of the same architecture ($$model)"; \
 	fi; \
 	exec $(BUILD)/whale serve -m "$$model" --port $(PORT)
+
+# Trains the shipped models from scratch: tokenizer, cold start, GRPO, distillation, evaluation
+# (tools/nano-r1.sh; intermediate files and evaluations in $(BUILD)/nano-r1).
+nano-r1: build
+	WHALE=$(BUILD)/whale tools/nano-r1.sh $(BUILD)/nano-r1 models
 
 bench: build
 	$(BUILD)/bench/tokenizer_bench

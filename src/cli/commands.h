@@ -13,5 +13,10 @@ void add_convert_command(CLI::App& app);
 void add_run_commands(CLI::App& app);      // run, chat
 void add_mkmodel_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_train_tokenizer_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_grpo_command(CLI::App& app);
+void add_distill_command(CLI::App& app);
 
 }  // namespace whale::cli
