@@ -3,7 +3,7 @@
 //   - aggregate decode tokens/s with 1, 4 and 16 concurrent streams (each generating --tokens tokens), and
 //   - time to first token of a long prompt (about --prefix tokens) cold, then again with its prefix cached
 //     (the same long system prompt, another question), and after a restart with --cache-dir.
-// Usage: node bench/serve.mjs -m MODEL [--threads N] [--tokens 32] [--prefix 2000]
+// Usage: node bench/serve.mjs -m MODEL [--threads N] [--tokens 48] [--prefix 2000]
 // WHALE (default build/whale) names the binary. Prints a Markdown table.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,12 +16,12 @@ const { values: opts } = parseArgs({
   options: {
     model: { type: "string", short: "m" },
     threads: { type: "string", default: "2" },
-    tokens: { type: "string", default: "32" },
+    tokens: { type: "string", default: "48" },
     prefix: { type: "string", default: "2000" },
   },
 });
 if (!opts.model) {
-  console.error("usage: node bench/serve.mjs -m MODEL [--threads N] [--tokens 32] [--prefix 2000]");
+  console.error("usage: node bench/serve.mjs -m MODEL [--threads N] [--tokens 48] [--prefix 2000]");
   process.exit(2);
 }
 process.env.WHALE ??= "build/whale";
@@ -44,6 +44,7 @@ async function stream(base, messages, maxTokens) {
   if (!response.ok) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
   let firstToken = null;
   let usage = null;
+  const times = [];  // arrival of each chunk with text
   let text = "";
   const decoder = new TextDecoder();
   for await (const chunk of response.body) {
@@ -56,10 +57,13 @@ async function stream(base, messages, maxTokens) {
       const data = JSON.parse(event.slice(6));
       if (data.usage) usage = data.usage;
       const delta = data.choices?.[0]?.delta;
-      if (firstToken === null && delta && (delta.content || delta.reasoning_content)) firstToken = performance.now();
+      if (delta && (delta.content || delta.reasoning_content)) {
+        times.push(performance.now());
+        if (firstToken === null) firstToken = times[0];
+      }
     }
   }
-  return { start, firstToken: (firstToken ?? performance.now()) - start, end: performance.now(), usage };
+  return { start, firstToken: (firstToken ?? performance.now()) - start, end: performance.now(), times, usage };
 }
 
 async function concurrent(base, n) {
@@ -68,9 +72,10 @@ async function concurrent(base, n) {
       stream(base, [{ role: "user", content: `Tell me a story about the number ${i}.` }], tokens),
     ),
   );
-  const generated = runs.reduce((sum, r) => sum + r.usage.completion_tokens, 0);
-  const decodeStart = Math.min(...runs.map((r) => r.start + r.firstToken));
-  const end = Math.max(...runs.map((r) => r.end));
+  // Decode only: from the moment every stream has its first token (all prompts prefilled) to the last token.
+  const decodeStart = Math.max(...runs.map((r) => r.start + r.firstToken));
+  const end = Math.max(...runs.map((r) => r.times.at(-1)));
+  const generated = runs.reduce((sum, r) => sum + r.times.filter((t) => t > decodeStart).length, 0);
   return generated / ((end - decodeStart) / 1000);
 }
 

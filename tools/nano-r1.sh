@@ -22,7 +22,7 @@ OUT_DIR=${2:-models}
 THREADS=${THREADS:-$(nproc)}
 SFT_STEPS=${SFT_STEPS:-1800}
 GRPO_STEPS=${GRPO_STEPS:-40}
-DISTILL_STEPS=${DISTILL_STEPS:-800}
+DISTILL_STEPS=${DISTILL_STEPS:-500}
 EVAL_N=${EVAL_N:-100}
 TASKS=addition,subtraction,multiplication
 mkdir -p "$WORK" "$OUT_DIR"
@@ -65,7 +65,7 @@ if [ ! -f "$WORK/distill.gguf" ]; then
   stage "distillation: $DISTILL_STEPS steps"
   resume=()
   [ -f "$WORK/distill.gguf.ckpt" ] && resume=(--resume)
-  "$WHALE" distill --teacher "$WORK/grpo.gguf" --tokenizer "$WORK/tokenizer" --task "$TASKS" --problems 3000 \
+  "$WHALE" distill --teacher "$WORK/grpo.gguf" --tokenizer "$WORK/tokenizer" --task "$TASKS" --problems 2000 \
     --steps "$DISTILL_STEPS" --batch 16 --seed 1 --threads "$THREADS" --checkpoint "$WORK/distill.gguf.ckpt" \
     --checkpoint-every 100 --curves "$WORK/distill" --traces "$WORK/distill-traces.jsonl" --type q8_0 \
     --out "$WORK/distill.gguf" "${resume[@]}"

@@ -104,7 +104,8 @@ void run_info(const InfoOptions& o) {
     for (const auto& [name, c] : types) by_type[name] = {{"tensors", c.tensors}, {"bytes", c.bytes}};
     j["tensor_types"] = by_type;
     for (const char* key : {"context_length", "block_count", "embedding_length", "feed_forward_length",
-                            "attention.head_count", "attention.head_count_kv", "expert_count", "expert_used_count"}) {
+                            "attention.head_count", "attention.head_count_kv", "expert_count", "expert_used_count",
+                            "nextn_predict_layers"}) {
       if (auto v = arch_int(key)) j[key] = *v;
     }
     j["chat_template"] = {{"present", template_first_line.has_value()},
@@ -132,6 +133,7 @@ void run_info(const InfoOptions& o) {
   if (auto v = arch_int("expert_count")) {
     line("experts", fmt::format("{} ({} per token)", *v, arch_int("expert_used_count").value_or(0)));
   }
+  if (auto v = arch_int("nextn_predict_layers"); v && *v > 0) line("MTP blocks", std::to_string(*v));
   if (auto v = arch_int("context_length")) line("context length", std::to_string(*v));
   std::string type_list;
   for (const auto& [name, c] : types) {
