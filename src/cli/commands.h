@@ -13,6 +13,8 @@ void add_convert_command(CLI::App& app);
 void add_run_commands(CLI::App& app);      // run, chat
 void add_mkmodel_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+void add_quantize_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_train_tokenizer_command(CLI::App& app);
 void add_eval_command(CLI::App& app);

@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   whale::cli::add_run_commands(app);
   whale::cli::add_mkmodel_command(app);
   whale::cli::add_serve_command(app);
+  whale::cli::add_bench_command(app);
+  whale::cli::add_quantize_command(app);
   whale::cli::add_train_command(app);
   whale::cli::add_train_tokenizer_command(app);
   whale::cli::add_eval_command(app);

@@ -1,10 +1,13 @@
 // Element-wise kernels and attention (see ops.h). Written as plain loops the compiler vectorizes; attention is
-// parallel over (token, head) pairs, each with its own slice of the caller's scratch for the scores.
+// parallel over (token, head) pairs, each with its own slice of the caller's scratch for the scores, and
+// runs its per-head loop in AVX2 (attention_avx2.cpp) unless the scalar ISA level is forced.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "core/error.h"
+#include "kernels/attention_simd.h"
+#include "kernels/isa.h"
 #include "kernels/ops.h"
 
 namespace whale::kernels {
@@ -60,6 +63,7 @@ void attention(const AttentionShape& s, const float* q, int64_t n_tokens, int64_
   WHALE_ASSERT(s.kv_heads > 0 && s.heads % s.kv_heads == 0);
   const int64_t group = s.heads / s.kv_heads;
   const int64_t context = start_pos + n_tokens;
+  const bool simd = active_isa() != Isa::Scalar;
   pool.parallel_for(0, n_tokens * s.heads, 1, [&](int64_t lo, int64_t hi, int thread) {
     float* scores = scratch + static_cast<size_t>(thread) * static_cast<size_t>(context);
     for (int64_t job = lo; job < hi; ++job) {
@@ -69,6 +73,11 @@ void attention(const AttentionShape& s, const float* q, int64_t n_tokens, int64_
       const int64_t len = start_pos + t + 1;  // causal: keys 0 .. own position
       const float* qh = q + t * s.q_stride + h * s.key_dim;
       const float* kg = k + g * s.key_dim;
+      if (simd) {
+        attention_head_avx2(qh, kg, s.k_stride, v + g * s.value_dim, s.v_stride, len, s.key_dim, s.value_dim, scale,
+                            scores, out + t * s.out_stride + h * s.value_dim);
+        continue;
+      }
       for (int64_t p = 0; p < len; ++p) scores[p] = dot(qh, kg + p * s.k_stride, s.key_dim) * scale;
       softmax(scores, len);
       float* oh = out + t * s.out_stride + h * s.value_dim;

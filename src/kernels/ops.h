@@ -1,7 +1,7 @@
 // The kernels models run: matrix products over weights of any storage type, norms, activations, attention.
 // Each has a scalar reference in kernels/ref/ops.h with the same contract; these are the faster versions
-// (multithreaded over the pool, loops written for auto-vectorization, Q8_0 weights dotted against Q8_0-
-// quantized activations). Kernels know nothing of models: they take plain pointers and shapes.
+// (multithreaded over the pool, SIMD chosen at run time, integer weights dotted against quantized
+// activations). Kernels know nothing of models: they take plain pointers and shapes.
 #pragma once
 
 #include <cstddef>
@@ -14,9 +14,11 @@
 namespace whale::kernels {
 
 // y[t, r] = sum_c W[r, c] * x[t, c] for t < n. x: [n, w.cols]; y: [n, w.rows]; y must not alias x.
-// Q8_0 weights use x quantized to Q8_0 blocks (as llama.cpp does), so results differ from ref::matmul by
-// that rounding (relative error ~1e-3). Uses a grow-only per-thread buffer for quantized activations, so
-// it allocates only the first time a larger width is seen.
+// Q8_0 / Q4_0 weights use x quantized to Q8_0 blocks, K-quants x quantized to Q8_K super-blocks (as
+// llama.cpp does), so results differ from ref::matmul by that rounding (relative error ~1e-3); float types
+// are exact up to summation order. Runs the tile kernels of active_isa() (kernels/isa.h, tiles.h), with
+// several tokens sharing each weight load when n > 1. Uses grow-only per-thread buffers for the prepared
+// activations (and AVX-512 repacked rows), so it allocates only the first time a larger size is seen.
 void matmul(const Matrix& w, const float* x, int64_t n, float* y, ThreadPool& pool);
 inline void matvec(const Matrix& w, const float* x, float* y, ThreadPool& pool) { matmul(w, x, 1, y, pool); }
 // Row r of W as floats (w.cols values): an embedding lookup.

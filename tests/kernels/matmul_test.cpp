@@ -8,6 +8,9 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "kernels/act.h"
+#include "kernels/isa.h"
+#include "kernels/tiles.h"
 #include "kernels/ops.h"
 #include "kernels/ref/ops.h"
 #include "kernels/ref/quant.h"
@@ -124,37 +127,102 @@ struct Case {
 
 class FastMatmul : public ::testing::TestWithParam<Case> {};
 
-TEST_P(FastMatmul, MatchesReference) {
+// Every ISA level this machine runs, each against the double-precision reference. Integer types quantize
+// the activations (Q8_0 / Q8_K: error at most half a step, max|x| / 254 per element, which bounds the
+// result's error by sum |w| * max|x| / 254; for normal data that is under 1e-2 of sum |w x|). BF16 on AVX-512
+// with vdpbf16ps splits the activations into two bf16 parts (hi + lo within 2^-17 of x: 1e-5 of sum |w x|
+// with float accumulation).
+TEST_P(FastMatmul, MatchesReferenceOnEveryIsa) {
   const Case c = GetParam();
-  for (int threads : {1, 3}) {
-    ThreadPool pool(threads);
-    for (int64_t n : {1, 5, 37}) {
-      const int64_t rows = 67, cols = 512;
-      TestMatrix t = make_matrix(c.type, rows, cols, 7);
-      std::vector<float> x = random_floats(n * cols, 11);
+  const kernels::Isa saved = kernels::active_isa();
+  for (kernels::Isa isa : {kernels::Isa::Scalar, kernels::Isa::Avx2, kernels::Isa::Avx512}) {
+    if (!kernels::set_isa(isa)) continue;
+    double tolerance = c.tolerance;
+    if (c.type == DType::BF16 && isa == kernels::Isa::Avx512 && kernels::has_avx512_bf16()) tolerance = 2e-5;
+    for (int threads : {1, 3}) {
+      ThreadPool pool(threads);
+      for (int64_t n : {1, 5, 70}) {
+        const int64_t rows = 67, cols = 512;
+        TestMatrix t = make_matrix(c.type, rows, cols, 7);
+        std::vector<float> x = random_floats(n * cols, 11);
+        std::vector<float> want(n * rows), got(n * rows);
+        ref::matmul(t.m, x.data(), n, want.data());
+        kernels::matmul(t.m, x.data(), n, got.data(), pool);
+        std::vector<float> row(cols);
+        for (int64_t r = 0; r < rows; ++r) {
+          ref::get_row(t.m, r, row.data());
+          for (int64_t tok = 0; tok < n; ++tok) {
+            double mag = 0;
+            for (int64_t k = 0; k < cols; ++k) mag += std::fabs(row[k] * x[tok * cols + k]);
+            ASSERT_NEAR(got[tok * rows + r], want[tok * rows + r], tolerance * mag + 1e-6)
+                << dtype_name(c.type) << " isa=" << kernels::isa_name(isa) << " threads=" << threads << " n=" << n
+                << " r=" << r;
+          }
+        }
+      }
+    }
+  }
+  kernels::set_isa(saved);
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, FastMatmul,
+                         ::testing::Values(Case{DType::F32, 1e-6}, Case{DType::F16, 1e-6}, Case{DType::BF16, 1e-6},
+                                           Case{DType::Q8_0, 1e-2}, Case{DType::Q4_0, 1e-2},
+                                           Case{DType::Q4_K, 1e-2}, Case{DType::Q5_K, 1e-2},
+                                           Case{DType::Q6_K, 1e-2}, Case{DType::F8_E4M3, 1e-6}),
+                         [](const auto& param_info) { return std::string(dtype_name(param_info.param.type)); });
+
+// The SIMD tile tables against the scalar table on the same prepared activations: the integer dot products
+// are exact, so only float summation order differs (relative error ~1e-6 of sum |terms|; 1e-5 allowed).
+// Shapes hit every remainder: rows not a multiple of 4, token groups of 1-4, an unpaired Q8_0 block.
+TEST(TileTables, SimdMatchesScalarOnSameActivations) {
+  const kernels::Isa saved = kernels::active_isa();
+  for (kernels::Isa isa : {kernels::Isa::Avx2, kernels::Isa::Avx512}) {
+    if (!kernels::set_isa(isa)) continue;
+    for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::F32, DType::F16,
+                       DType::BF16, DType::F8_E4M3}) {
+      const bool k_quant = type == DType::Q4_K || type == DType::Q5_K || type == DType::Q6_K;
+      const int64_t rows = 35, cols = k_quant ? 768 : (type == DType::F32 ? 99 : 96), n = 11;
+      TestMatrix t = make_matrix(type, rows, cols, 3);
+      std::vector<float> x = random_floats(n * cols, 4);
+      kernels::ActivationBuffer buffer;
+      const kernels::ActKind kind = kernels::activation_kind(type);
+      const kernels::Activations a = buffer.reserve(kind, x.data(), n, cols, true);
+      kernels::ActivationBuffer::prepare_range(a, 0, n);
+      kernels::Activations scalar_a = a;
+      scalar_a.kind = kernels::ActKind::Float;  // the scalar BF16 kernel takes floats (unused by the others)
       std::vector<float> want(n * rows), got(n * rows);
-      ref::matmul(t.m, x.data(), n, want.data());
-      kernels::matmul(t.m, x.data(), n, got.data(), pool);
+      kernels::scalar_tiles().get(type)(t.m, 0, rows, scalar_a, 0, n, want.data(), rows);
+      kernels::tiles_for(isa).get(type)(t.m, 0, rows, a, 0, n, got.data(), rows);
       std::vector<float> row(cols);
       for (int64_t r = 0; r < rows; ++r) {
         ref::get_row(t.m, r, row.data());
         for (int64_t tok = 0; tok < n; ++tok) {
           double mag = 0;
           for (int64_t k = 0; k < cols; ++k) mag += std::fabs(row[k] * x[tok * cols + k]);
-          ASSERT_NEAR(got[tok * rows + r], want[tok * rows + r], c.tolerance * mag + 1e-6)
-              << dtype_name(c.type) << " threads=" << threads << " n=" << n << " r=" << r;
+          ASSERT_NEAR(got[tok * rows + r], want[tok * rows + r], 1e-5 * mag + 1e-6)
+              << dtype_name(type) << " isa=" << kernels::isa_name(isa) << " r=" << r << " t=" << tok;
         }
       }
     }
   }
+  kernels::set_isa(saved);
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, FastMatmul,
-                         ::testing::Values(Case{DType::F32, 1e-6}, Case{DType::F16, 1e-6}, Case{DType::BF16, 1e-6},
-                                           Case{DType::Q8_0, 1e-2}, Case{DType::Q4_0, 1e-6},
-                                           Case{DType::Q4_K, 1e-6}, Case{DType::Q6_K, 1e-6},
-                                           Case{DType::F8_E4M3, 1e-6}),
-                         [](const auto& param_info) { return std::string(dtype_name(param_info.param.type)); });
+TEST(Isa, NamesAndLimits) {
+  EXPECT_EQ(kernels::isa_from_name("avx2"), kernels::Isa::Avx2);
+  EXPECT_EQ(kernels::isa_from_name("avx512"), kernels::Isa::Avx512);
+  EXPECT_EQ(kernels::isa_from_name("scalar"), kernels::Isa::Scalar);
+  EXPECT_FALSE(kernels::isa_from_name("sse9").has_value());
+  const kernels::Isa saved = kernels::active_isa();
+  EXPECT_TRUE(kernels::set_isa(kernels::Isa::Scalar));
+  EXPECT_EQ(kernels::active_isa(), kernels::Isa::Scalar);
+  if (kernels::detected_isa() != kernels::Isa::Avx512) {
+    EXPECT_FALSE(kernels::set_isa(kernels::Isa::Avx512));
+    EXPECT_EQ(kernels::active_isa(), kernels::Isa::Scalar);
+  }
+  kernels::set_isa(saved);
+}
 
 TEST(FastGetRow, MatchesReference) {
   for (DType type : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_K}) {

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -240,6 +242,69 @@ TEST(Quantize, AllZeroBlocksStayZero) {
   for (float v : y) EXPECT_EQ(v, 0.0f);
   dequantize_row(DType::Q4_0, &q4, y, 32);
   for (float v : y) EXPECT_EQ(v, 0.0f);
+}
+
+// Values that sit exactly on a K-quant grid come back (up to the f16 rounding of the super-block scales,
+// relative 2^-11 per scale): this pins the packing of quants, high bits and 6-bit scales to the positions
+// the dequantizers read, since any permutation would move values by whole steps.
+TEST(Quantize, KQuantsExactOnTheirGrid) {
+  const int n = 512;
+  std::vector<float> x(n), y(n);
+  // Steps per sub-block of 32 in ratios the sub-block scales hold exactly: 1:3:7 of the largest (scale 63
+  // -> 9, 27, 63) for Q4_K/Q5_K, 1:2:4 (int8 scale -128 -> -32, -64, -128) for Q6_K.
+  struct Grid { DType type; int levels; int offset; float steps[3]; };
+  for (const Grid g : {Grid{DType::Q4_K, 16, 0, {0.125f, 0.375f, 0.875f}},
+                       Grid{DType::Q5_K, 32, 0, {0.125f, 0.375f, 0.875f}},
+                       Grid{DType::Q6_K, 64, 32, {0.25f, 0.5f, 1.0f}}}) {
+    // Quants run over the whole range in each sub-block (so min-max finds the grid), shuffled by a stride
+    // coprime to the levels.
+    // Q6_K's sub-blocks are 16 values: each starts with the most negative level, so every sub-block's
+    // scale has the same sign and the int8 scales hold the ratios exactly.
+    for (int i = 0; i < n; ++i) {
+      const int q = g.offset != 0 && i % 16 == 0 ? 0 : (i * 7) % g.levels;
+      const float step = g.steps[(i / 32) % 3];
+      x[i] = step * static_cast<float>(q - g.offset);
+    }
+    std::vector<uint8_t> packed(dtype_bytes(g.type, n));
+    quantize_row(g.type, x.data(), packed.data(), n);
+    dequantize_row(g.type, packed.data(), y.data(), n);
+    for (int i = 0; i < n; ++i) {
+      ASSERT_NEAR(y[i], x[i], 2e-3f * (std::fabs(x[i]) + 1.0f)) << dtype_name(g.type) << " at " << i;
+    }
+  }
+}
+
+// Gaussian data: the error of a rounding to a grid of step h is at most h/2 and about h/sqrt(12) in RMS. For
+// a sub-block of 32 normal values the range is about 4 sigma, so Q4_K (15 steps) has h ~ 0.27 sigma and an
+// RMS error near 0.077 sigma; Q5_K (31 steps) 0.037; Q6_K (symmetric over 16 values, range ~3.5 sigma / 63)
+// about 0.016. The bounds leave ~15% for the rounding of the 6-/8-bit scales.
+TEST(Quantize, KQuantRoundTripRmsError) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  const int n = 256 * 64;
+  std::vector<float> x(n), y(n);
+  for (float& v : x) v = dist(rng);
+  struct Bound { DType type; double rms; };
+  for (const Bound b : {Bound{DType::Q4_K, 0.09}, Bound{DType::Q5_K, 0.045}, Bound{DType::Q6_K, 0.02}}) {
+    std::vector<uint8_t> packed(dtype_bytes(b.type, n));
+    quantize_row(b.type, x.data(), packed.data(), n);
+    dequantize_row(b.type, packed.data(), y.data(), n);
+    double sum = 0;
+    for (int i = 0; i < n; ++i) sum += (y[i] - x[i]) * (y[i] - x[i]);
+    const double rms = std::sqrt(sum / n);
+    EXPECT_LT(rms, b.rms) << dtype_name(b.type);
+    std::printf("%s: rms error %.4f sigma\n", std::string(dtype_name(b.type)).c_str(), rms);
+  }
+}
+
+TEST(Quantize, KQuantZeroBlocksStayZero) {
+  std::vector<float> x(256, 0.0f), y(256, 1.0f);
+  for (DType type : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    std::vector<uint8_t> packed(dtype_bytes(type, 256));
+    quantize_row(type, x.data(), packed.data(), 256);
+    dequantize_row(type, packed.data(), y.data(), 256);
+    for (float v : y) ASSERT_EQ(v, 0.0f) << dtype_name(type);
+  }
 }
 
 }  // namespace

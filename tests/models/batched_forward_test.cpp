@@ -1,13 +1,20 @@
 // Batched forward passes and KV row export, for every architecture family: several sequences in one
-// forward() must give exactly (bit for bit) the logits each gives alone, whatever their lengths, positions and
-// the pass size; rows read out of one cache and written into another must make the second cache continue
-// exactly as the first.
+// forward() must give the logits each gives alone, whatever their lengths, positions and the pass size; rows
+// read out of one cache and written into another must make the second cache continue exactly as the first.
+//
+// At the scalar and AVX2 levels the kernels compute every (row, token) product the same way however many tokens
+// share a call, so batching is bit-exact there. At AVX-512, calls of 4 or more tokens take the repacked
+// prefill kernel, whose float sums associate differently from the one-token kernel's: there the logits agree
+// to rounding (and the greedy token is the same).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <random>
 
 #include "core/thread_pool.h"
+#include "kernels/isa.h"
 #include "models/deepseek2_fixture.h"
 #include "models/model_test_util.h"
 
@@ -55,10 +62,35 @@ void expect_batch_matches_alone(Model& batched, Model& alone) {
   };
   const auto a = run(batched, true);
   const auto b = run(alone, false);
+  const bool exact = kernels::active_isa() != kernels::Isa::Avx512;
   for (size_t i = 0; i < a.size(); ++i) {
     ASSERT_EQ(a[i].size(), b[i].size());
-    EXPECT_EQ(0, std::memcmp(a[i].data(), b[i].data(), a[i].size() * sizeof(float))) << "sequence " << i;
+    if (exact) {
+      EXPECT_EQ(0, std::memcmp(a[i].data(), b[i].data(), a[i].size() * sizeof(float))) << "sequence " << i;
+      continue;
+    }
+    for (size_t row = 0; row < a[i].size(); row += static_cast<size_t>(vocab)) {
+      const auto first_a = a[i].begin() + static_cast<ptrdiff_t>(row);
+      const auto first_b = b[i].begin() + static_cast<ptrdiff_t>(row);
+      float worst = 0.0f;
+      for (int64_t v = 0; v < vocab; ++v) worst = std::max(worst, std::fabs(first_a[v] - first_b[v]));
+      EXPECT_LT(worst, 1e-3f) << "sequence " << i;
+      EXPECT_EQ(std::max_element(first_a, first_a + vocab) - first_a, std::max_element(first_b, first_b + vocab) - first_b)
+          << "sequence " << i;
+    }
   }
+}
+
+// Runs `body` at every kernel level the CPU has, restoring the level after.
+template <class Body>
+void at_every_isa(Body body) {
+  const kernels::Isa initial = kernels::active_isa();
+  for (kernels::Isa isa : {kernels::Isa::Scalar, kernels::Isa::Avx2, kernels::Isa::Avx512}) {
+    if (!kernels::set_isa(isa)) continue;
+    SCOPED_TRACE(kernels::isa_name(isa));
+    body();
+  }
+  kernels::set_isa(initial);
 }
 
 // Computes a prompt in one cache, copies its rows into a second cache, and checks the next token's logits.
@@ -91,7 +123,7 @@ TEST(BatchedForward, DenseSequencesTogetherEqualAlone) {
     // A pass of 5 rows: the 12-token step is cut into three passes, one sequence crossing a pass boundary.
     auto batched = load_model(test::open_source(file.path), LoadOptions{&pool, 5});
     auto alone = load_model(test::open_source(file.path), LoadOptions{&pool, 64});
-    expect_batch_matches_alone(*batched, *alone);
+    at_every_isa([&] { expect_batch_matches_alone(*batched, *alone); });
     expect_rows_transfer(*alone);
   }
 }
@@ -102,7 +134,7 @@ TEST(BatchedForward, Deepseek2SequencesTogetherEqualAlone) {
     const ModelConfig config = test::tiny_config(preset);
     test::TinyDeepseek2 batched(config, DType::Q8_0, 2, 5, 7, "-batched");
     test::TinyDeepseek2 alone(config, DType::Q8_0, 2, 64, 7, "-alone");
-    expect_batch_matches_alone(*batched.model, *alone.model);
+    at_every_isa([&] { expect_batch_matches_alone(*batched.model, *alone.model); });
     expect_rows_transfer(*alone.model);
   }
 }
@@ -113,7 +145,7 @@ TEST(BatchedForward, Deepseek2UnabsorbedSequencesTogetherEqualAlone) {
   test::TinyDeepseek2 alone(config, DType::F32, 2, 64, 7, "-alone-u");
   batched.model->set_mla_mode(MlaMode::Unabsorbed);
   alone.model->set_mla_mode(MlaMode::Unabsorbed);
-  expect_batch_matches_alone(*batched.model, *alone.model);
+  at_every_isa([&] { expect_batch_matches_alone(*batched.model, *alone.model); });
 }
 
 }  // namespace
