@@ -3,8 +3,8 @@
 
 BUILD ?= build
 JOBS ?= $(shell nproc)
-# The model `make serve` starts. Until models/nano-r1.gguf ships, a random-weight DeepSeek-V3-architecture
-# model is generated into the build folder: the API and the page work, the words it writes are noise.
+# The model `make serve` starts: nano-r1, trained by `make nano-r1`. In a checkout without it, a random-weight
+# model of the same architecture is generated into the build folder instead (the words it writes are noise).
 MODEL ?= models/nano-r1.gguf
 STAND_IN_MODEL := $(BUILD)/models/tiny-v3-random.gguf
 PORT ?= 8080
