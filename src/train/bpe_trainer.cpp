@@ -60,6 +60,35 @@ ordered_json byte_level_json() {
   return ordered_json{{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}};
 }
 
+// tokenizer.json of a byte-level BPE split by the qwen2 pre-tokenizer regex (digits one by one).
+ordered_json byte_level_bpe_json(const ordered_json& added_tokens, const ordered_json& vocab, const ordered_json& merges) {
+  ordered_json split = {{"type", "Split"},
+                        {"pattern", {{"Regex", tok::preset_for_gguf_pre("qwen2")->patterns[0]}}},
+                        {"behavior", "Isolated"},
+                        {"invert", false}};
+  return {
+      {"version", "1.0"},
+      {"truncation", nullptr},
+      {"padding", nullptr},
+      {"added_tokens", added_tokens},
+      {"normalizer", {{"type", "NFC"}}},
+      {"pre_tokenizer", {{"type", "Sequence"}, {"pretokenizers", ordered_json::array({split, byte_level_json()})}}},
+      {"post_processor", byte_level_json()},
+      {"decoder", byte_level_json()},
+      {"model",
+       {{"type", "BPE"},
+        {"dropout", nullptr},
+        {"unk_token", nullptr},
+        {"continuing_subword_prefix", ""},
+        {"end_of_word_suffix", ""},
+        {"fuse_unk", false},
+        {"byte_fallback", false},
+        {"ignore_merges", false},
+        {"vocab", vocab},
+        {"merges", merges}}},
+  };
+}
+
 }  // namespace
 
 TrainedTokenizer read_tokenizer_folder(const std::string& dir) {
@@ -109,31 +138,7 @@ TrainedTokenizer tokenizer_from_gguf(const std::string& gguf_path) {
       added_decoder[std::to_string(id)] = entry;
     }
   }
-  ordered_json split = {{"type", "Split"},
-                        {"pattern", {{"Regex", tok::preset_for_gguf_pre("qwen2")->patterns[0]}}},
-                        {"behavior", "Isolated"},
-                        {"invert", false}};
-  ordered_json tokenizer = {
-      {"version", "1.0"},
-      {"truncation", nullptr},
-      {"padding", nullptr},
-      {"added_tokens", added},
-      {"normalizer", {{"type", "NFC"}}},
-      {"pre_tokenizer", {{"type", "Sequence"}, {"pretokenizers", ordered_json::array({split, byte_level_json()})}}},
-      {"post_processor", byte_level_json()},
-      {"decoder", byte_level_json()},
-      {"model",
-       {{"type", "BPE"},
-        {"dropout", nullptr},
-        {"unk_token", nullptr},
-        {"continuing_subword_prefix", ""},
-        {"end_of_word_suffix", ""},
-        {"fuse_unk", false},
-        {"byte_fallback", false},
-        {"ignore_merges", false},
-        {"vocab", vocab},
-        {"merges", meta.get_string_array("tokenizer.ggml.merges")}}},
-  };
+  ordered_json tokenizer = byte_level_bpe_json(added, vocab, meta.get_string_array("tokenizer.ggml.merges"));
   auto token_at = [&](const char* key) -> ordered_json {
     std::optional<int64_t> id = meta.find_int(key);
     if (!id) return nullptr;
@@ -289,31 +294,7 @@ TrainedTokenizer train_bpe(const std::vector<std::string>& corpus, int32_t vocab
     added_decoder[std::to_string(id)] = entry;
   }
 
-  ordered_json split = {{"type", "Split"},
-                        {"pattern", {{"Regex", preset->patterns[0]}}},
-                        {"behavior", "Isolated"},
-                        {"invert", false}};
-  ordered_json tokenizer = {
-      {"version", "1.0"},
-      {"truncation", nullptr},
-      {"padding", nullptr},
-      {"added_tokens", added_tokens},
-      {"normalizer", {{"type", "NFC"}}},
-      {"pre_tokenizer", {{"type", "Sequence"}, {"pretokenizers", ordered_json::array({split, byte_level_json()})}}},
-      {"post_processor", byte_level_json()},
-      {"decoder", byte_level_json()},
-      {"model",
-       {{"type", "BPE"},
-        {"dropout", nullptr},
-        {"unk_token", nullptr},
-        {"continuing_subword_prefix", ""},
-        {"end_of_word_suffix", ""},
-        {"fuse_unk", false},
-        {"byte_fallback", false},
-        {"ignore_merges", false},
-        {"vocab", vocab},
-        {"merges", merge_list}}},
-  };
+  ordered_json tokenizer = byte_level_bpe_json(added_tokens, vocab, merge_list);
   // The rendered prompt already starts with BOS (the chat template writes it), so encoding adds none.
   ordered_json config = {
       {"add_bos_token", false},
