@@ -10,6 +10,8 @@ import os from "node:os";
 import path from "node:path";
 import {getLlama} from "node-llama-cpp";
 
+import {llamaRun as llamaRunOn} from "../lib/llama_oracle.mjs";
+
 const whale = process.env.WHALE ?? "build/whale";
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "whale-quantize-oracle-"));
 const kGenerate = 16;
@@ -40,25 +42,7 @@ function whaleRun(model) {
 
 const llama = await getLlama({gpu: false, build: "never", logLevel: "error"});
 
-async function llamaRun(modelPath) {
-  const model = await llama.loadModel({modelPath});
-  const context = await model.createContext({contextSize: 64, threads: 2, flashAttention: false,
-                                             experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32"});
-  const sequence = context.getSequence();
-  const tokens = [];
-  for await (const t of sequence.evaluate(prompt, {temperature: 0})) {
-    tokens.push(t);
-    if (tokens.length >= kGenerate) break;
-  }
-  await sequence.clearHistory();
-  const items = prompt.slice(0, -1);
-  items.push([prompt.at(-1), {generateNext: {probabilities: true, options: {temperature: 1, topK: 1 << 30, topP: 1, minP: 0}}}]);
-  const result = await sequence.controlledEvaluate(items);
-  const probabilities = result.at(-1).next.probabilities;
-  await context.dispose();
-  await model.dispose();
-  return {tokens, probabilities};
-}
+const llamaRun = (modelPath) => llamaRunOn(llama, modelPath, prompt, {generate: kGenerate, contextSize: 64});
 
 let failures = 0;
 function check(ok, message) {

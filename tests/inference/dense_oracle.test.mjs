@@ -10,6 +10,8 @@ import os from "node:os";
 import path from "node:path";
 import {getLlama} from "node-llama-cpp";
 
+import {llamaRun as llamaRunOn} from "../lib/llama_oracle.mjs";
+
 const whale = process.env.WHALE ?? "build/whale";
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "whale-oracle-"));
 const kGenerate = 32;
@@ -43,26 +45,7 @@ function whaleRun(model, prompt) {
 
 const llama = await getLlama({gpu: false, build: "never", logLevel: "error"});
 
-async function llamaRun(modelPath, prompt) {
-  const model = await llama.loadModel({modelPath});
-  // An f32 KV cache like whale's, so that F32 models can be held to a tight tolerance.
-  const context = await model.createContext({contextSize: 256, threads: 2, flashAttention: false,
-                                             experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32"});
-  const sequence = context.getSequence();
-  const tokens = [];
-  for await (const t of sequence.evaluate(prompt, {temperature: 0})) {
-    tokens.push(t);
-    if (tokens.length >= kGenerate) break;
-  }
-  await sequence.clearHistory();
-  const items = prompt.slice(0, -1);
-  items.push([prompt.at(-1), {generateNext: {probabilities: true, options: {temperature: 1, topK: 1 << 30, topP: 1, minP: 0}}}]);
-  const result = await sequence.controlledEvaluate(items);
-  const probabilities = result.at(-1).next.probabilities;
-  await context.dispose();
-  await model.dispose();
-  return {tokens, probabilities};
-}
+const llamaRun = (modelPath, prompt) => llamaRunOn(llama, modelPath, prompt, {generate: kGenerate, contextSize: 256});
 
 function compareLogprobs(whaleLogprobs, probabilities) {
   let maxDiff = 0;
