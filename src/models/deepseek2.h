@@ -80,6 +80,10 @@ class Deepseek2Model : public Model {
 //   v3-layer      DeepSeek-V3's real dimensions with 4 blocks (1 dense, 2 MoE, 1 MTP).
 // vocab_size is left to the caller (it follows the tokenizer the model is written with).
 std::optional<ModelConfig> deepseek2_preset(std::string_view name);
+
+// Fills the fields of a deepseek2 config that follow from the MLA dimensions: rope.dimension_count,
+// head_count_kv (1: multi-query attention over the latent), key_length and value_length.
+ModelConfig with_mla_derived_fields(ModelConfig c);
 std::vector<std::string_view> deepseek2_preset_names();
 
 }  // namespace whale

@@ -92,14 +92,17 @@ ModelConfig base(std::string name) {
   return c;
 }
 
-// Fills the fields that follow from the others.
-ModelConfig finish(ModelConfig c) {
+}  // namespace
+
+ModelConfig with_mla_derived_fields(ModelConfig c) {
   c.rope.dimension_count = c.qk_rope_head_dim;
   c.head_count_kv = 1;  // MLA is multi-query attention over the latent
   c.key_length = c.kv_lora_rank + c.qk_rope_head_dim;
   c.value_length = c.kv_lora_rank;
   return c;
 }
+
+namespace {
 
 ModelConfig v2_lite_layout(ModelConfig c) {
   c.q_lora_rank = 0;
@@ -140,7 +143,7 @@ std::optional<ModelConfig> deepseek2_preset(std::string_view name) {
     c.experts_per_token = 2;
     c.expert_shared_count = 2;
     c.expert_feed_forward_length = 32;
-    return finish(c);
+    return with_mla_derived_fields(c);
   }
   if (name == "tiny-v3") {
     ModelConfig c = v3_layout(base("tiny deepseek-v3"));
@@ -160,7 +163,7 @@ std::optional<ModelConfig> deepseek2_preset(std::string_view name) {
     c.expert_group_used_count = 2;
     c.expert_shared_count = 1;
     c.expert_feed_forward_length = 32;
-    return finish(c);
+    return with_mla_derived_fields(c);
   }
   if (name == "v2-lite") {
     ModelConfig c = v2_lite_layout(base("deepseek-v2-lite shapes"));
@@ -177,7 +180,7 @@ std::optional<ModelConfig> deepseek2_preset(std::string_view name) {
     c.experts_per_token = 6;
     c.expert_shared_count = 2;
     c.expert_feed_forward_length = 1408;
-    return finish(c);
+    return with_mla_derived_fields(c);
   }
   if (name == "v3-layer") {
     ModelConfig c = v3_layout(base("deepseek-v3 shapes, 3 blocks"));
@@ -197,7 +200,7 @@ std::optional<ModelConfig> deepseek2_preset(std::string_view name) {
     c.expert_group_used_count = 4;
     c.expert_shared_count = 1;
     c.expert_feed_forward_length = 2048;
-    return finish(c);
+    return with_mla_derived_fields(c);
   }
   return std::nullopt;
 }

@@ -3,6 +3,7 @@
 // width is a multiple of 32 so Q8_0 covers all of them. nano-r1-distill is a dense qwen2 student with under a
 // third of nano-r1's parameters.
 #include "core/error.h"
+#include "models/deepseek2.h"
 #include "train/network.h"
 
 namespace whale::train {
@@ -43,11 +44,7 @@ ModelConfig train_preset(const std::string& name, int64_t vocab_size) {
     c.expert_weights_norm = true;
     c.expert_weights_scale = 1.0;
     c.rope.type = RopeType::Normal;
-    c.rope.dimension_count = c.qk_rope_head_dim;
-    c.head_count_kv = 1;
-    c.key_length = c.kv_lora_rank + c.qk_rope_head_dim;
-    c.value_length = c.kv_lora_rank;
-    return c;
+    return with_mla_derived_fields(c);
   }
   if (name == "nano-r1-distill") {
     c.arch = "qwen2";

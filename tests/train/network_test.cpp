@@ -125,8 +125,7 @@ TEST(NetworkExportTest, Q8_0ExportLoadsAndStaysClose) {
   c.kv_lora_rank = 32;
   c.expert_feed_forward_length = 32;
   c.feed_forward_length = 32;
-  c.value_length = c.kv_lora_rank;
-  c.key_length = c.kv_lora_rank + c.qk_rope_head_dim;
+  c = with_mla_derived_fields(c);
   Network net = Network::create(c, 23);
   const std::vector<int32_t> tokens = sequence(c.vocab_size, 9, 3);
   save_gguf(net, "", "", dir.file("q8.gguf"), DType::Q8_0);

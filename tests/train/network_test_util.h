@@ -8,6 +8,7 @@
 #include <string>
 
 #include "models/config.h"
+#include "models/deepseek2.h"
 #include "train/network.h"
 
 namespace whale::train::testing {
@@ -60,12 +61,8 @@ inline ModelConfig tiny_deepseek2(bool q_lora, bool mtp) {
   c.expert_weights_scale = 1.5;
   c.rms_norm_eps = 1e-6f;
   c.rope.type = RopeType::Normal;
-  c.rope.dimension_count = 4;
   c.rope.theta = 10000.0;
-  c.head_count_kv = 1;
-  c.key_length = c.kv_lora_rank + c.qk_rope_head_dim;
-  c.value_length = c.kv_lora_rank;
-  return c;
+  return with_mla_derived_fields(c);
 }
 
 // A directory under the system temp folder, removed with its contents at scope exit.
