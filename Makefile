@@ -12,7 +12,8 @@ PORT ?= 8080
 BUILD_PACKAGES := cmake g++ make pkg-config libcli11-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev \
                   libfmt-dev libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev
 TEST_PACKAGES := chromium
-.PHONY: all deps test-deps debian-deps debian-test-deps npm-deps build test test-unit serve bench nano-r1 clean
+.PHONY: all deps test-deps debian-deps debian-test-deps npm-deps build test test-unit test-sanitize serve bench \
+        nano-r1 clean
 
 all: build
 
@@ -56,6 +57,17 @@ test: test-deps build
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+
+# The unit and e2e suites (the fuzz targets' corpora and crashers included) on a build with AddressSanitizer
+# and UndefinedBehaviorSanitizer: any report fails the test that caused it.
+SANITIZE_BUILD ?= build-sanitize
+SANITIZE_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1 \
+                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+test-sanitize: test-deps
+	@[ -f $(SANITIZE_BUILD)/CMakeCache.txt ] || \
+	  cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=Release -DWHALE_SANITIZE=ON -DWHALE_BENCH=OFF
+	cmake --build $(SANITIZE_BUILD) -j $(JOBS)
+	cd $(SANITIZE_BUILD) && $(SANITIZE_ENV) ctest --output-on-failure -j $(JOBS) -L 'unit|e2e'
 
 serve: deps build
 	@model="$(MODEL)"; \

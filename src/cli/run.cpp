@@ -34,6 +34,7 @@ struct RunOptions {
   bool raw = false;
   bool json = false;
   bool think = true;
+  bool check_memory = true;
   std::vector<std::string> stop;
   std::string logits_out;
 };
@@ -61,6 +62,8 @@ void add_common_options(CLI::App* cmd, RunOptions& o) {
   cmd->add_option("--system", o.system, "System prompt");
   cmd->add_option("--stop", o.stop, "Stop string (repeatable)");
   cmd->add_flag("--no-think{false}", o.think, "Ask the template to skip reasoning (where it has a switch)");
+  cmd->add_flag("--no-memory-check{false}", o.check_memory,
+                "Load even when the weights and KV cache exceed the available memory");
 }
 
 // Streams deltas to the terminal: reasoning dimmed on a tty; elsewhere the model's own <think> markup.
@@ -126,6 +129,12 @@ Engine start(const RunOptions& o) {
   load.max_batch_tokens = o.batch;
   e.loaded = load_model_from_path(o.model, load);
   const int64_t ctx = choose_context_size(*e.loaded.model, o.ctx);
+  if (o.check_memory) {
+    MemoryNeed need{e.loaded.source->tensor_bytes(),
+                    static_cast<uint64_t>(ctx) * e.loaded.model->kv_bytes_per_token(),
+                    fmt::format("{} tokens", ctx)};
+    check_memory_fits(o.model, need, available_memory());
+  }
   e.session = std::make_unique<Session>(*e.loaded.model, e.loaded.tokenizer, ctx);
   return e;
 }

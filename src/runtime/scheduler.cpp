@@ -102,12 +102,13 @@ std::shared_ptr<GenerationHandle> Scheduler::submit(GenerationRequest request) {
   auto handle = std::make_shared<GenerationHandle>();
   {
     std::lock_guard lock(queue_mutex_);
-    if (stopping_) fail("the scheduler is shutting down");
+    if (stopping_ || draining_) fail("the server is shutting down");
     // Requests that will get a free slot at the next step do not count as waiting.
     size_t idle = static_cast<size_t>(options_.parallel) - std::min<size_t>(running_count_.load(), options_.parallel);
     if (queue_.size() >= options_.max_queue + idle)
       throw QueueFullError(fmt::format("the queue is full ({} requests waiting)", queue_.size()));
     queue_.push_back({std::move(request), handle});
+    unfinished_.fetch_add(1);
   }
   queue_ready_.notify_one();
   return handle;
@@ -135,6 +136,18 @@ void Scheduler::publish_cache_stats() {
   const PrefixStoreStats st = prefix_store_->stats();
   cached_blocks_.store(st.blocks);
   cached_bytes_.store(st.bytes);
+}
+
+bool Scheduler::drain(std::chrono::steady_clock::time_point deadline, const std::function<bool()>& interrupted) {
+  {
+    std::lock_guard lock(queue_mutex_);
+    draining_ = true;
+  }
+  while (unfinished_.load() > 0) {
+    if (std::chrono::steady_clock::now() >= deadline || (interrupted && interrupted())) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 void Scheduler::stop() {
@@ -166,12 +179,15 @@ void Scheduler::run() {
     std::lock_guard lock(queue_mutex_);
     left.swap(queue_);
   }
-  for (auto& pending : left) {
-    GenerationEvent event;
-    event.kind = GenerationEvent::Kind::Finished;
-    event.finish = StopReason::Cancelled;
-    pending.handle->push(std::move(event));
-  }
+  for (auto& pending : left) finish_waiting(*pending.handle);
+}
+
+void Scheduler::finish_waiting(GenerationHandle& handle) {
+  unfinished_.fetch_sub(1);
+  GenerationEvent event;
+  event.kind = GenerationEvent::Kind::Finished;
+  event.finish = StopReason::Cancelled;
+  handle.push(std::move(event));
 }
 
 void Scheduler::release_finished() {
@@ -198,10 +214,7 @@ void Scheduler::admit() {
       queue_.pop_front();
     }
     if (pending.handle->cancelled()) {
-      GenerationEvent event;
-      event.kind = GenerationEvent::Kind::Finished;
-      event.finish = StopReason::Cancelled;
-      pending.handle->push(std::move(event));
+      finish_waiting(*pending.handle);
       continue;
     }
     auto seq = std::make_unique<Sequence>();
@@ -257,6 +270,7 @@ void Scheduler::finish(Sequence& seq, StopReason reason, const std::string& erro
   // with it.
   if (reason != StopReason::Error) remember_prefix(seq);
   running_count_.fetch_sub(1);  // before the event, so a consumer that sees the end sees the slot free
+  unfinished_.fetch_sub(1);
   GenerationEvent event;
   event.kind = GenerationEvent::Kind::Finished;
   event.finish = reason;

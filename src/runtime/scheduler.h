@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -141,6 +142,10 @@ class Scheduler {
   const PrefixDiskLoad& disk_load() const { return disk_load_; }
   // Waits until the context cache's queued disk writes are done (tests, shutdown).
   void flush_cache_dir();
+  // Graceful shutdown, first half: from now on submit() refuses (whale::Error, "shutting down"), while
+  // everything already submitted runs on. Returns true once all of it has finished, false if `deadline`
+  // comes first (or `interrupted` returns true when polled, every 20 ms). Call stop() after either way.
+  bool drain(std::chrono::steady_clock::time_point deadline, const std::function<bool()>& interrupted = {});
   // Ends the inference thread; running and queued requests finish with StopReason::Cancelled.
   void stop();
 
@@ -156,6 +161,7 @@ class Scheduler {
   void admit();
   bool step();
   void finish(Sequence& seq, StopReason reason, const std::string& error = {});
+  void finish_waiting(GenerationHandle& handle);  // a request that never ran: Finished, Cancelled
   int32_t sample(Sequence& seq, std::span<float> logits, GenerationEvent& event);
   void remember_prefix(const Sequence& seq);  // into the shared context cache
   void publish_cache_stats();
@@ -183,7 +189,9 @@ class Scheduler {
   std::condition_variable queue_ready_;
   std::deque<Pending> queue_;
   bool stopping_ = false;
+  bool draining_ = false;
   std::atomic<size_t> running_count_{0};
+  std::atomic<size_t> unfinished_{0};  // submitted requests whose Finished event is not sent yet
   std::atomic<uint64_t> steps_{0};
   std::thread thread_;
 };

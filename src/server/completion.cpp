@@ -205,6 +205,7 @@ void respond_stream(std::shared_ptr<Generation> gen, httplib::Response& response
 
 void handle_chat_completion(HttpServer& server, const httplib::Request& request, httplib::Response& response,
                             const std::string& key_name) {
+  std::shared_ptr<void> in_flight = server.begin_response(key_name);
   ChatCompletionRequest parsed = parse_chat_completion_request(request.body, server.options().limits);
   Engine& engine = server.engine();
   ChatPrompt prompt;
@@ -217,6 +218,7 @@ void handle_chat_completion(HttpServer& server, const httplib::Request& request,
   auto gen = std::make_shared<Generation>(server, "/v1/chat/completions", server.next_request_id("chatcmpl"),
                                           parsed.options, true, split, split && prompt.opens_reasoning);
   gen->key_name = key_name;
+  gen->in_flight = std::move(in_flight);
   std::shared_ptr<TokenConstraint> constraint;
   if (parsed.json_object) {
     constraint = std::make_shared<JsonObjectConstraint>(engine.vocabulary(), engine.scheduler().options().end_tokens,
@@ -232,10 +234,12 @@ void handle_chat_completion(HttpServer& server, const httplib::Request& request,
 
 void handle_completion(HttpServer& server, const httplib::Request& request, httplib::Response& response,
                        const std::string& key_name) {
+  std::shared_ptr<void> in_flight = server.begin_response(key_name);
   CompletionRequest parsed = parse_completion_request(request.body, server.options().limits);
   auto gen = std::make_shared<Generation>(server, "/v1/completions", server.next_request_id("cmpl"), parsed.options,
                                           false, false, false);
   gen->key_name = key_name;
+  gen->in_flight = std::move(in_flight);
   std::vector<int32_t> ids;
   try {
     ids = server.engine().encode_text(parsed.prompt);

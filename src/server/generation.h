@@ -40,6 +40,7 @@ struct Generation {
   GenerationOptions options;
   bool chat = true;
   std::string key_name;
+  std::shared_ptr<void> in_flight;  // HttpServer::begin_response, held until the response is written
   std::shared_ptr<GenerationHandle> handle;
   std::unique_ptr<TokenDecoder> decoder;
   OutputAssembler assembler;

@@ -5,6 +5,7 @@
 
 #include "chat/reasoning.h"
 #include "core/log.h"
+#include "runtime/process_memory.h"
 #include "tokenizer/detokenizer.h"
 
 namespace whale::server {
@@ -51,6 +52,14 @@ ModelEngine::ModelEngine(const std::string& path, ModelEngineOptions options)
     s.context_length =
         trained > 0 ? std::min(trained, ModelEngineOptions::kDefaultContext) : ModelEngineOptions::kDefaultContext;
   s.end_tokens = tok.end_of_generation_ids();
+  if (options.check_memory) {
+    MemoryNeed need;
+    need.weights = loaded_.source->tensor_bytes();
+    need.kv_cache = static_cast<uint64_t>(s.parallel) * static_cast<uint64_t>(s.context_length) *
+                    loaded_.model->kv_bytes_per_token();
+    need.kv_shape = fmt::format("{} sequences x {} tokens", s.parallel, s.context_length);
+    check_memory_fits(path, need, available_memory());
+  }
   if (!s.cache_dir.empty()) s.model_fingerprint = model_fingerprint(*loaded_.source);
   if (!loaded_.chat_template)
     log(LogLevel::Warn,

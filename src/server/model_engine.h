@@ -15,6 +15,7 @@ namespace whale::server {
 
 struct ModelEngineOptions {
   int threads = 0;             // compute threads (0 = all cores)
+  bool check_memory = true;    // refuse a model whose weights and KV caches exceed the available memory
   SchedulerOptions scheduler;  // context_length 0 = the model's, at most kDefaultContext
   static constexpr int64_t kDefaultContext = 4096;
 };

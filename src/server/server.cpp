@@ -7,6 +7,7 @@
 #include <ctime>
 #include <functional>
 #include <random>
+#include <thread>
 
 #include "core/log.h"
 #include "server/api_error.h"
@@ -29,7 +30,10 @@ void write_error(httplib::Response& response, const ApiError& error) {
 }  // namespace
 
 HttpServer::HttpServer(Engine& engine, ServerOptions options)
-    : engine_(engine), options_(std::move(options)), http_(std::make_unique<httplib::Server>()) {
+    : HttpServer(engine, std::move(options), std::make_unique<httplib::Server>()) {}
+
+HttpServer::HttpServer(Engine& engine, ServerOptions options, std::unique_ptr<httplib::Server> http)
+    : engine_(engine), options_(std::move(options)), http_(std::move(http)) {
   id_salt_ = std::random_device{}();
   size_t threads = std::max<size_t>(options_.http_threads, 4);
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
@@ -37,6 +41,8 @@ HttpServer::HttpServer(Engine& engine, ServerOptions options)
   http_->set_read_timeout(30, 0);
   http_->set_write_timeout(30, 0);
   http_->set_keep_alive_max_count(1000);
+  // On every response: no content sniffing, no referrer leaving the page.
+  http_->set_default_headers({{"X-Content-Type-Options", "nosniff"}, {"Referrer-Policy", "no-referrer"}});
   install_routes();
 }
 
@@ -45,6 +51,40 @@ HttpServer::~HttpServer() = default;
 std::string HttpServer::next_request_id(const char* prefix) {
   uint64_t n = request_counter_.fetch_add(1) + 1;
   return fmt::format("{}-{:08x}{:06x}", prefix, static_cast<uint32_t>(id_salt_), n);
+}
+
+std::shared_ptr<void> HttpServer::begin_response(const std::string& key_name) {
+  const bool limited = options_.max_requests_per_key > 0 && options_.keys.enabled();
+  {
+    std::lock_guard lock(in_flight_mutex_);
+    if (limited) {
+      size_t& used = key_in_flight_[key_name];
+      if (used >= options_.max_requests_per_key)
+        throw ApiError{429,
+                       fmt::format("key {} already has {} requests in flight, its limit; retry later", key_name, used),
+                       "", "key_concurrency_limit"};
+      ++used;
+    }
+    ++responses_in_flight_;
+  }
+  return std::shared_ptr<void>(nullptr, [this, key_name, limited](void*) {
+    std::lock_guard lock(in_flight_mutex_);
+    --responses_in_flight_;
+    if (!limited) return;
+    auto it = key_in_flight_.find(key_name);
+    if (--it->second == 0) key_in_flight_.erase(it);
+  });
+}
+
+bool HttpServer::wait_for_responses(std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    {
+      std::lock_guard lock(in_flight_mutex_);
+      if (responses_in_flight_ == 0) return true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 void HttpServer::install_routes() {
@@ -80,8 +120,12 @@ void HttpServer::install_routes() {
 
   http_->Get("/health", [this](const httplib::Request&, httplib::Response& response) {
     SchedulerStats stats = engine_.scheduler().stats();
-    nlohmann::json body = {
-        {"status", "ok"}, {"model", engine_.model_id()}, {"running", stats.running}, {"queued", stats.queued}};
+    const bool draining = draining_.load();
+    nlohmann::json body = {{"status", draining ? "draining" : "ok"},
+                           {"model", engine_.model_id()},
+                           {"running", stats.running},
+                           {"queued", stats.queued}};
+    if (draining) response.status = 503;
     response.set_content(dump_json(body), "application/json");
   });
   http_->Get("/v1/models",
@@ -116,11 +160,20 @@ void HttpServer::install_routes() {
                   }));
   // The web chat's files need no key: they hold no data, and the page asks for the key itself.
   http_->Get(R"(/.*)", [](const httplib::Request& request, httplib::Response& response) {
+    // Only the embedded files exist: a path is looked up as a whole, never joined to a folder.
     const WebAsset* asset = find_web_asset(request.path);
     if (!asset) {
       write_error(response, ApiError{404, "no such path: " + request.path, "", "not_found"});
       return;
     }
+    // The page runs only its own scripts, talks only to this server and cannot be framed; model output is
+    // sanitized before it is shown, and this is the second line. KaTeX positions glyphs with style attributes.
+    response.set_header("Content-Security-Policy",
+                        "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+                        "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; "
+                        "form-action 'none'; frame-ancestors 'none'");
+    response.set_header("X-Frame-Options", "DENY");
+    response.set_header("Cross-Origin-Opener-Policy", "same-origin");
     response.set_header("Cache-Control", std::string(asset->cache_control));
     response.set_content(std::string(asset->body), std::string(asset->content_type));
   });

@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <filesystem>
+#include <thread>
 
 #include "runtime/prefix_cache.h"
 #include "server/toy_engine.h"
@@ -218,6 +220,51 @@ TEST(Scheduler, RefusesWhenTheQueueIsFull) {
   EXPECT_TRUE(refused);
   EXPECT_LE(handles.size(), 2u + 1u);
   for (auto& h : handles) h->cancel();
+}
+
+TEST(Scheduler, DrainFinishesAdmittedRequestsAndRefusesNewOnes) {
+  ToyModel model(noise_model(2));
+  SchedulerOptions options;
+  options.parallel = 1;
+  Scheduler scheduler(model, options);
+  auto running = scheduler.submit(greedy(text_prompt("first"), 20));
+  auto queued = scheduler.submit(greedy(text_prompt("second"), 5));
+  std::atomic<bool> drained{false};
+  std::thread drainer([&] { drained = scheduler.drain(std::chrono::steady_clock::now() + std::chrono::seconds(30)); });
+  // Give the drain time to begin: submissions are then refused, whatever else happens.
+  while (true) {
+    try {
+      auto extra = scheduler.submit(greedy(text_prompt("late"), 1));
+      collect(*extra);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("shutting down"), std::string::npos) << e.what();
+      break;
+    }
+  }
+  Collected first = collect(*running), second = collect(*queued);
+  drainer.join();
+  EXPECT_TRUE(drained.load());
+  EXPECT_EQ(first.finish, StopReason::Length);
+  EXPECT_EQ(first.tokens, reference_greedy(text_prompt("first"), 20));
+  EXPECT_EQ(second.finish, StopReason::Length);
+  EXPECT_EQ(second.tokens, reference_greedy(text_prompt("second"), 5));
+}
+
+TEST(Scheduler, DrainGivesUpAtItsDeadlineOrWhenInterrupted) {
+  ToyModel model(noise_model(2));
+  SchedulerOptions options;
+  options.parallel = 1;
+  Scheduler scheduler(model, options);
+  auto endless = scheduler.submit(greedy(text_prompt("endless"), 100000));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(scheduler.drain(start + std::chrono::milliseconds(100)));
+  EXPECT_FALSE(scheduler.drain(start + std::chrono::hours(1), [] { return true; }));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  scheduler.stop();
+  Collected rest = collect(*endless);
+  EXPECT_TRUE(rest.finished);
+  EXPECT_EQ(rest.finish, StopReason::Cancelled);
 }
 
 TEST(Scheduler, ValidatesPromptsAndStopsAtTheContext) {

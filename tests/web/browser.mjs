@@ -37,6 +37,10 @@ export async function open_page(browser, base, viewport = { width: 1280, height:
   const errors = [];
   const foreign = [];
   page.on("pageerror", (e) => errors.push(String(e)));
+  // Chromium reports what a Content-Security-Policy blocked as console errors.
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy/i.test(m.text())) errors.push(`CSP violation: ${m.text().slice(0, 160)}`);
+  });
   page.on("dialog", (d) => {
     errors.push(`unexpected dialog: ${d.message()}`);
     void d.dismiss();

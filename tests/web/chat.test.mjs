@@ -1,7 +1,10 @@
 // The web chat page in a real browser against a scripted stand-in for `whale serve`: a node server that serves
 // the built page from the build tree and answers /v1/chat/completions with a fixed SSE stream shaped like
 // deepseek-reasoner's. Checks streaming with the thought block, Markdown/code/math, copy, stop, regenerate,
-// DeepThink, persistence across reload, and that hostile model output cannot run script.
+// DeepThink, persistence across reload, and that hostile model output cannot run script. The page is served with
+// the security headers `whale serve` itself sends (read from a `whale serve --toy` at start), so everything
+// above must also work under its Content-Security-Policy, with no violation reported.
+import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import { existsSync, readFileSync, mkdirSync } from "node:fs";
 import { join, normalize } from "node:path";
@@ -30,6 +33,32 @@ const kHostile = [
   "![pic](javascript:window.__pwned='image') and <svg onload=\"window.__pwned='svg'\"></svg>\n\n",
   "Math trust: $\\href{javascript:window.__pwned='katex'}{x}$ and $\\htmlClass{evil}{y}$ end.",
 ];
+
+// The headers whale's own server puts on the page.
+async function whale_page_headers() {
+  const whale = process.env.WHALE ?? join(build_dir, "whale");
+  const child = spawn(whale, ["serve", "--toy", "--port", "0"], { stdio: ["ignore", "ignore", "pipe"] });
+  try {
+    let log = "";
+    const port = await new Promise((resolve, reject) => {
+      child.stderr.on("data", (d) => {
+        log += d;
+        const m = log.match(/on http:\/\/127\.0\.0\.1:(\d+)/);
+        if (m) resolve(m[1]);
+      });
+      child.on("exit", () => reject(new Error(`whale serve --toy exited: ${log}`)));
+    });
+    const response = await fetch(`http://127.0.0.1:${port}/`);
+    const names = ["content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy", "cross-origin-opener-policy"];
+    const headers = Object.fromEntries(names.map((n) => [n, response.headers.get(n)]).filter(([, v]) => v));
+    if (!headers["content-security-policy"]) fail("whale serve sends no Content-Security-Policy on its page");
+    return headers;
+  } finally {
+    child.kill();
+  }
+}
+const page_headers = await whale_page_headers();
+console.log(`page served with whale's CSP: ${page_headers["content-security-policy"]}`);
 
 const requests = []; // parsed bodies of chat requests, in order
 let aborted = 0; // streams the client closed before the end
@@ -118,7 +147,7 @@ const server = createServer((req, res) => {
     res.writeHead(404).end("not found");
     return;
   }
-  res.writeHead(200, { "Content-Type": kTypes[file.split(".").pop()] ?? "application/octet-stream" });
+  res.writeHead(200, { ...page_headers, "Content-Type": kTypes[file.split(".").pop()] ?? "application/octet-stream" });
   res.end(readFileSync(file));
 });
 await new Promise((r) => server.listen(0, "127.0.0.1", r));
