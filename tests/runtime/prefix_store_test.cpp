@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -253,6 +256,37 @@ TEST_F(PrefixDiskTest, AFailedWriteLeavesNothingBehindAndServingGoesOn) {
   EXPECT_EQ(disk.write_failures(), 2u);
   EXPECT_EQ(store.match(t, 8), 8);  // still served from memory
   fs::remove(folder);
+}
+
+TEST_F(PrefixDiskTest, ADiskThatFillsMidRecordLeavesNoPartialFile) {
+  auto t = tokens(9, 16);
+  {
+    PrefixDisk disk(disk_options());
+    PrefixStore store(options(), &disk);
+    FakeCache cache(64);
+    cache.compute(t, 0);
+    // A file-size limit below one record makes write() fail part-way (EFBIG), as a full disk does (ENOSPC).
+    std::signal(SIGXFSZ, SIG_IGN);
+    rlimit unlimited{};
+    ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &unlimited), 0);
+    rlimit full = unlimited;
+    full.rlim_cur = 40;
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &full), 0);
+    store.insert(t, 16, cache);
+    disk.flush();
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &unlimited), 0);
+    EXPECT_EQ(disk.write_failures(), 4u);
+    EXPECT_EQ(store.match(t, 16), 16);  // still served from memory
+  }
+  EXPECT_TRUE(files().empty()) << "a partial or temporary file was left behind";
+  // With space again the same prefix is written whole and read back after a restart.
+  fill(t);
+  PrefixDisk disk(disk_options());
+  PrefixStore store(options(), &disk);
+  const PrefixDiskLoad load = disk.load_into(store);
+  EXPECT_EQ(load.loaded, 4u);
+  EXPECT_EQ(load.damaged, 0u);
+  EXPECT_EQ(restore_and_check(store, t), 16);
 }
 
 TEST_F(PrefixDiskTest, UnusableFolderIsAClearError) {
