@@ -193,8 +193,9 @@ void respond_stream(std::shared_ptr<Generation> gen, httplib::Response& response
       "text/event-stream",
       [gen, keep_alive](size_t, httplib::DataSink& sink) { return stream_step(*gen, sink, keep_alive); },
       [gen](bool) {
-        // The provider stopped before the end: the client went away. Free the slot and record it.
-        if (!gen->finished) {
+        // Runs when the response ends. One not recorded yet stopped early, even if generation had finished: the
+        // client went away before the last chunks were written. Free the slot and record it.
+        if (!gen->recorded) {
           gen->handle->cancel();
           gen->record(499);
         }

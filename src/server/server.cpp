@@ -3,6 +3,7 @@
 #include "server/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <ctime>
 #include <functional>
@@ -18,6 +19,16 @@
 namespace whale::server {
 namespace {
 
+// Connections the kernel queues before they are accepted. cpp-httplib listens with a backlog of 5, too few
+// when many clients connect at once: the rest are dropped and retried by their TCP stack a second later.
+constexpr int kListenBacklog = 1024;
+
+// The default transport: httplib's server, with its listening socket within reach for the backlog above.
+class Transport : public httplib::Server {
+ public:
+  int listening_socket() const { return svr_sock_; }
+};
+
 using RouteBody = std::function<void(const httplib::Request&, httplib::Response&, const std::string& key_name)>;
 
 void write_error(httplib::Response& response, const ApiError& error) {
@@ -30,7 +41,7 @@ void write_error(httplib::Response& response, const ApiError& error) {
 }  // namespace
 
 HttpServer::HttpServer(Engine& engine, ServerOptions options)
-    : HttpServer(engine, std::move(options), std::make_unique<httplib::Server>()) {}
+    : HttpServer(engine, std::move(options), std::make_unique<Transport>()) {}
 
 HttpServer::HttpServer(Engine& engine, ServerOptions options, std::unique_ptr<httplib::Server> http)
     : engine_(engine), options_(std::move(options)), http_(std::move(http)) {
@@ -205,6 +216,8 @@ int HttpServer::bind() {
       fail("--host {} --port {}: cannot listen (address in use or not local?)", options_.host, options_.port);
     bound_port_ = options_.port;
   }
+  // On Linux, listen() on a listening socket sets its backlog anew.
+  if (auto* transport = dynamic_cast<Transport*>(http_.get())) ::listen(transport->listening_socket(), kListenBacklog);
   return bound_port_;
 }
 
