@@ -16,12 +16,15 @@
 //
 // Usage: node bench/soak.mjs [-m MODEL | --toy | --url URL [--pid PID]] [--clients 64] [--duration 600]
 //          [--parallel 4] [--queue 32] [--threads 2] [--cache-mem 64] [--seed N] [--kinds K,...] [--json FILE]
+//          [--rss-tolerance 0.05]
 // WHALE (default build/whale) names the binary; -m defaults to models/nano-r1.gguf; --toy serves the toy model
 // at 5 ms a step. --parallel, --queue, --threads and --cache-mem (MiB) are passed to the server it starts; with
 // --url they must describe the server attached to, which must serve only this driver during the run (its
 // /metrics are compared with what the clients saw), and --pid names its process for the memory figures.
 // --seed repeats a run's mix of requests (not its timing); --kinds keeps only some kinds of request (names in
-// the report), to reproduce a finding. --json FILE writes the report as JSON. Everything stays on loopback.
+// the report), to reproduce a finding. --json FILE writes the report as JSON. --rss-tolerance is the growth the
+// memory rule allows (Infinity under the sanitizers, whose quarantine holds freed memory). Everything stays on
+// loopback.
 import { readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { parseArgs } from "node:util";
@@ -29,7 +32,8 @@ import { parseArgs } from "node:util";
 import { startServer } from "../tests/server/lib/spawn_server.mjs";
 
 const USAGE = `usage: node bench/soak.mjs [-m MODEL | --toy | --url URL [--pid PID]] [--clients 64] [--duration 600]
-         [--parallel 4] [--queue 32] [--threads 2] [--cache-mem 64] [--seed N] [--kinds K,...] [--json FILE]`;
+         [--parallel 4] [--queue 32] [--threads 2] [--cache-mem 64] [--seed N] [--kinds K,...] [--json FILE]
+         [--rss-tolerance 0.05]`;
 
 let opts;
 try {
@@ -48,6 +52,7 @@ try {
       seed: { type: "string" },
       kinds: { type: "string" },
       json: { type: "string" },
+      "rss-tolerance": { type: "string", default: "0.05" },
       help: { type: "boolean", short: "h", default: false },
     },
   }));
@@ -89,7 +94,11 @@ const HANG_LIMIT_MS = 120_000;     // a request still unanswered after this coun
 const LEFT_STREAM_GRACE_MS = 1000;
 const LEFT_WAIT_GRACE_MS = 6000;
 const WARMUP_SHARE = 0.2;     // the first fifth of the run is warm-up for the memory rule
-const RSS_TOLERANCE = 0.05;   // memory after warm-up may exceed the warm-up peak by this share
+const RSS_TOLERANCE = Number(opts["rss-tolerance"]);  // memory after warm-up may exceed the warm-up peak by this share
+if (!(RSS_TOLERANCE >= 0)) {
+  console.error(`--rss-tolerance: expected a number of at least 0, got ${opts["rss-tolerance"]}\n${USAGE}`);
+  process.exit(2);
+}
 const SETTLE_LIMIT_MS = 30_000;
 const progressEveryS = Math.min(30, Math.max(5, Math.round(config.durationS / 6)));
 

@@ -159,21 +159,34 @@ void q8_0_packed(const PackedBlock* packed, int64_t blocks, const Activations& a
   for (int k = 0; k < T; ++k) _mm512_storeu_ps(y + (t + k) * ldy, facc[k]);
 }
 
-// Grow-only per-thread buffer for packed rows.
-PackedBlock* packed_buffer(int64_t blocks) {
-  thread_local PackedBlock* buffer = nullptr;
-  thread_local int64_t capacity = 0;
-  if (capacity < blocks) {
-    ::operator delete[](buffer, std::align_val_t{64});
-    buffer = static_cast<PackedBlock*>(::operator new[](static_cast<size_t>(blocks) * sizeof(PackedBlock), std::align_val_t{64}));
-    capacity = blocks;
+// Grow-only, 64-byte-aligned storage for packed rows; one per thread and packed type (thread_local), given
+// back when its thread ends.
+template <typename Packed>
+class PackedBuffer {
+ public:
+  PackedBuffer() = default;
+  PackedBuffer(const PackedBuffer&) = delete;
+  PackedBuffer& operator=(const PackedBuffer&) = delete;
+  ~PackedBuffer() { ::operator delete[](data_, std::align_val_t{64}); }
+
+  Packed* at_least(int64_t count) {
+    if (capacity_ < count) {
+      ::operator delete[](data_, std::align_val_t{64});
+      data_ = static_cast<Packed*>(::operator new[](static_cast<size_t>(count) * sizeof(Packed), std::align_val_t{64}));
+      capacity_ = count;
+    }
+    return data_;
   }
-  return buffer;
-}
+
+ private:
+  Packed* data_ = nullptr;
+  int64_t capacity_ = 0;
+};
 
 void q8_0_prefill(const Matrix& w, int64_t r0, const Activations& a, int64_t t0, int64_t t1, float* y, int64_t ldy) {
   const int64_t blocks = a.blocks();
-  PackedBlock* packed = packed_buffer(blocks);
+  thread_local PackedBuffer<PackedBlock> storage;
+  PackedBlock* packed = storage.at_least(blocks);
   pack_rows(w, r0, blocks, packed);
   float* yr = y + r0;
   int64_t t = t0;
@@ -276,14 +289,8 @@ void k_packed(const PackedGroup<G>* packed, int64_t groups, const Activations& a
 template <int G>
 void k_prefill(const Matrix& w, int64_t r0, const Activations& a, int64_t t0, int64_t t1, float* y, int64_t ldy) {
   const int64_t groups = a.cols / G;
-  thread_local PackedGroup<G>* buffer = nullptr;  // grow-only, per thread
-  thread_local int64_t capacity = 0;
-  if (capacity < groups) {
-    ::operator delete[](buffer, std::align_val_t{64});
-    buffer = static_cast<PackedGroup<G>*>(
-        ::operator new[](static_cast<size_t>(groups) * sizeof(PackedGroup<G>), std::align_val_t{64}));
-    capacity = groups;
-  }
+  thread_local PackedBuffer<PackedGroup<G>> storage;
+  PackedGroup<G>* buffer = storage.at_least(groups);
   pack_k_rows<G>(w, r0, a.super_blocks(), buffer);
   float* yr = y + r0;
   int64_t t = t0;

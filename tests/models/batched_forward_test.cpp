@@ -65,6 +65,7 @@ void expect_batch_matches_alone(Model& batched, Model& alone) {
   const bool exact = kernels::active_isa() != kernels::Isa::Avx512;
   for (size_t i = 0; i < a.size(); ++i) {
     ASSERT_EQ(a[i].size(), b[i].size());
+    if (a[i].empty()) continue;  // a sequence that asked for no logits
     if (exact) {
       EXPECT_EQ(0, std::memcmp(a[i].data(), b[i].data(), a[i].size() * sizeof(float))) << "sequence " << i;
       continue;
