@@ -233,7 +233,9 @@ Value sequence_filter(Interpreter& interp, std::string_view name, const Value& v
     if (name == "unique") {
       std::vector<Value> seen;
       for (auto& [key, item] : keyed) {
-        if (std::any_of(seen.begin(), seen.end(), [&](const Value& s) { return equals(s, key); })) continue;
+        // Named outside the lambda: clang before 16 cannot capture a structured binding.
+        const Value& item_key = key;
+        if (std::any_of(seen.begin(), seen.end(), [&](const Value& s) { return equals(s, item_key); })) continue;
         seen.push_back(key);
         out.push_back(std::move(item));
       }

@@ -19,7 +19,13 @@ std::string Template::render(const nlohmann::ordered_json& variables, const Rend
   auto globals = std::make_shared<Scope>();
   install_globals(*globals);
   auto scope = std::make_shared<Scope>(globals);
-  for (const auto& [key, value] : variables.items()) scope->set(key, from_json(value));
+  for (const auto& [key, value] : variables.items()) {
+    try {
+      scope->set(key, from_json(value));
+    } catch (const EvalError& e) {
+      fail("{}: variable {}: {}", name_, key, e.what());
+    }
+  }
   Interpreter interpreter(*source_, name_, limits);
   return interpreter.render(*body_, scope);
 }

@@ -11,6 +11,45 @@
 #include "chat/jinja_text.h"
 
 namespace whale::jinja {
+namespace {
+
+// Children of containers being destroyed, waiting their turn. Only the outermost teardown on a thread drains
+// it; a container destroyed while it drains adds its own children here instead of destroying them itself.
+thread_local std::vector<Value> teardown_queue;
+thread_local bool tearing_down = false;
+
+void tear_down(Value& child) {
+  if (child.is_list() || child.is_dict() || child.is_namespace()) teardown_queue.push_back(std::move(child));
+}
+
+void drain_teardown_queue() {
+  if (tearing_down) return;
+  tearing_down = true;
+  while (!teardown_queue.empty()) {
+    // Dropped at the end of this iteration: if it was the last owner, its children join the queue.
+    Value last = std::move(teardown_queue.back());
+    teardown_queue.pop_back();
+  }
+  tearing_down = false;
+}
+
+void check_nesting(int depth) {
+  if (depth > kMaxValueNesting) {
+    throw EvalError(fmt::format("value nested deeper than {} levels (or containing itself)", kMaxValueNesting));
+  }
+}
+
+}  // namespace
+
+ListData::~ListData() {
+  for (Value& item : items) tear_down(item);
+  drain_teardown_queue();
+}
+
+DictData::~DictData() {
+  for (auto& entry : entries) tear_down(entry.second);
+  drain_teardown_queue();
+}
 
 const Value* DictData::find(std::string_view key) const {
   for (const auto& [k, v] : entries) {
@@ -91,7 +130,10 @@ bool truthy(const Value& value) {
   return false;
 }
 
-bool equals(const Value& a, const Value& b) {
+namespace {
+
+bool equals_at(const Value& a, const Value& b, int depth) {
+  check_nesting(depth);
   if (a.is_number() && b.is_number()) {
     if (a.is_float() || b.is_float()) return a.number() == b.number();
     return a.integer() == b.integer();
@@ -106,7 +148,7 @@ bool equals(const Value& a, const Value& b) {
       const ListData& y = *b.as_list();
       if (x.is_tuple != y.is_tuple || x.items.size() != y.items.size()) return false;
       for (size_t i = 0; i < x.items.size(); ++i) {
-        if (!equals(x.items[i], y.items[i])) return false;
+        if (!equals_at(x.items[i], y.items[i], depth + 1)) return false;
       }
       return true;
     }
@@ -116,7 +158,7 @@ bool equals(const Value& a, const Value& b) {
       if (x.entries.size() != y.entries.size()) return false;
       for (const auto& [key, value] : x.entries) {
         const Value* other = y.find(key);
-        if (other == nullptr || !equals(value, *other)) return false;
+        if (other == nullptr || !equals_at(value, *other, depth + 1)) return false;
       }
       return true;
     }
@@ -126,15 +168,12 @@ bool equals(const Value& a, const Value& b) {
   }
 }
 
-namespace {
-
 [[noreturn]] void not_orderable(const Value& a, const Value& b) {
   throw EvalError(fmt::format("'<' not supported between instances of '{}' and '{}'", type_name(a), type_name(b)));
 }
 
-}  // namespace
-
-int compare(const Value& a, const Value& b) {
+int compare_at(const Value& a, const Value& b, int depth) {
+  check_nesting(depth);
   if (a.is_number() && b.is_number()) {
     if (a.is_float() || b.is_float()) {
       double x = a.number(), y = b.number();
@@ -151,13 +190,19 @@ int compare(const Value& a, const Value& b) {
     const auto& x = a.as_list()->items;
     const auto& y = b.as_list()->items;
     for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
-      if (equals(x[i], y[i])) continue;
-      return compare(x[i], y[i]);
+      if (equals_at(x[i], y[i], depth + 1)) continue;
+      return compare_at(x[i], y[i], depth + 1);
     }
     return x.size() < y.size() ? -1 : x.size() > y.size() ? 1 : 0;
   }
   not_orderable(a, b);
 }
+
+}  // namespace
+
+bool equals(const Value& a, const Value& b) { return equals_at(a, b, 0); }
+
+int compare(const Value& a, const Value& b) { return compare_at(a, b, 0); }
 
 bool less(const Value& a, const Value& b) { return compare(a, b) < 0; }
 
@@ -245,17 +290,18 @@ std::string string_repr(const std::string& s) {
   return out;
 }
 
-void append_repr(std::string& out, const Value& value);
+void append_repr(std::string& out, const Value& value, int depth);
 
 void append_str(std::string& out, const Value& value) {
   switch (value.kind()) {
     case Kind::Undefined: return;
     case Kind::String: out += value.as_string(); return;
-    default: append_repr(out, value);
+    default: append_repr(out, value, 0);
   }
 }
 
-void append_repr(std::string& out, const Value& value) {
+void append_repr(std::string& out, const Value& value, int depth) {
+  check_nesting(depth);
   switch (value.kind()) {
     case Kind::Undefined: return;
     case Kind::None: out += "None"; return;
@@ -268,7 +314,7 @@ void append_repr(std::string& out, const Value& value) {
       out += list.is_tuple ? '(' : '[';
       for (size_t i = 0; i < list.items.size(); ++i) {
         if (i > 0) out += ", ";
-        append_repr(out, list.items[i]);
+        append_repr(out, list.items[i], depth + 1);
       }
       if (list.is_tuple && list.items.size() == 1) out += ',';
       out += list.is_tuple ? ')' : ']';
@@ -285,7 +331,7 @@ void append_repr(std::string& out, const Value& value) {
         first = false;
         out += string_repr(key);
         out += ": ";
-        append_repr(out, item);
+        append_repr(out, item, depth + 1);
       }
       out += '}';
       if (value.is_namespace()) out += '>';
@@ -327,6 +373,7 @@ void append_json_string(std::string& out, const std::string& s, bool ensure_asci
 }
 
 void append_json(std::string& out, const Value& value, const JsonOptions& options, int depth) {
+  check_nesting(depth);
   const bool pretty = options.indent >= 0;
   const std::string item_sep = !options.item_separator.empty() ? options.item_separator : (pretty ? "," : ", ");
   const std::string key_sep = !options.key_separator.empty() ? options.key_separator : ": ";
@@ -403,7 +450,7 @@ std::string to_str(const Value& value) {
 
 std::string to_repr(const Value& value) {
   std::string out;
-  append_repr(out, value);
+  append_repr(out, value, 0);
   return out;
 }
 
@@ -413,7 +460,10 @@ std::string to_json(const Value& value, const JsonOptions& options) {
   return out;
 }
 
-Value from_json(const nlohmann::ordered_json& json) {
+namespace {
+
+Value from_json_at(const nlohmann::ordered_json& json, int depth) {
+  check_nesting(depth);
   using Type = nlohmann::ordered_json::value_t;
   switch (json.type()) {
     case Type::null: return Value(nullptr);
@@ -429,17 +479,21 @@ Value from_json(const nlohmann::ordered_json& json) {
     case Type::array: {
       std::vector<Value> items;
       items.reserve(json.size());
-      for (const auto& item : json) items.push_back(from_json(item));
+      for (const auto& item : json) items.push_back(from_json_at(item, depth + 1));
       return make_list(std::move(items));
     }
     case Type::object: {
       std::vector<std::pair<std::string, Value>> entries;
       entries.reserve(json.size());
-      for (const auto& [key, item] : json.items()) entries.emplace_back(key, from_json(item));
+      for (const auto& [key, item] : json.items()) entries.emplace_back(key, from_json_at(item, depth + 1));
       return make_dict(std::move(entries));
     }
     default: return Value(nullptr);  // binary and discarded values do not come from parsed JSON text
   }
 }
+
+}  // namespace
+
+Value from_json(const nlohmann::ordered_json& json) { return from_json_at(json, 0); }
 
 }  // namespace whale::jinja

@@ -24,15 +24,25 @@ struct Undefined {
   std::string hint;
 };
 
+// Values nest at most this deep where the engine walks them (printing, tojson, comparing, converting input
+// JSON), as Python's default recursion limit bounds Jinja2: deeper values, and a namespace that holds itself,
+// are an EvalError instead of a stack overflow.
+inline constexpr int kMaxValueNesting = 1000;
+
+// Containers take their children apart one level at a time when the last owner goes (see jinja_value.cpp), so
+// that dropping a value nested a million deep (a loop can build one) does not recurse a million times.
 struct ListData {
   std::vector<Value> items;
   bool is_tuple = false;  // only changes repr(): (a, b)
+
+  ~ListData();
 };
 
 // An insertion-ordered, string-keyed mapping (Python dict; also the storage of a namespace()).
 struct DictData {
   std::vector<std::pair<std::string, Value>> entries;
 
+  ~DictData();
   const Value* find(std::string_view key) const;
   void set(std::string key, Value value);  // replaces in place or appends
 };
@@ -141,7 +151,8 @@ struct JsonOptions {
 // json.dumps as transformers' `tojson` filter calls it (ensure_ascii=False by default).
 std::string to_json(const Value& value, const JsonOptions& options = {});
 
-// Converts input JSON. Object keys keep their order (ordered_json); integers stay integers.
+// Converts input JSON. Object keys keep their order (ordered_json); integers stay integers. Throws EvalError
+// for JSON nested deeper than kMaxValueNesting.
 Value from_json(const nlohmann::ordered_json& json);
 
 // An error raised while evaluating; the interpreter adds the template location.

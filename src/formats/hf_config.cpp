@@ -11,7 +11,13 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int64_t kMaxDim = int64_t{1} << 31;  // any config value above this is corrupt, not a model
+// Any config value above this is corrupt, not a model: it is the largest value models/config.cpp accepts for
+// any key (the context length). The shapes the loader computes from these values (products of two of them, or
+// of sums of two) then stay far inside int64.
+constexpr int64_t kMaxDim = int64_t{1} << 26;
+// models/config.cpp's limit for every per-token width. Checked here already for head_dim, because the loader
+// sizes the llama3 rope factors by it before it reaches the weights that would bound it.
+constexpr int64_t kMaxHeadDim = int64_t{1} << 20;
 
 class Reader {
  public:
@@ -29,7 +35,7 @@ class Reader {
     }
     if (!v->is_number_integer()) fail("{}: key {}: expected an integer, got {}", path_, key, v->dump());
     const int64_t x = v->get<int64_t>();
-    if (x < min || x > kMaxDim) fail("{}: key {}: expected an integer in [{}, 2^31], got {}", path_, key, min, x);
+    if (x < min || x > kMaxDim) fail("{}: key {}: expected an integer in [{}, 2^26], got {}", path_, key, min, x);
     return x;
   }
   double number(const char* key, double fallback, bool* present = nullptr) const {
@@ -151,6 +157,10 @@ Config parse_config(const std::string& config_path) {
            config_path, c.hidden_size, c.num_attention_heads);
     }
     c.head_dim = c.hidden_size / c.num_attention_heads;
+  }
+  if (c.head_dim > kMaxHeadDim) {
+    fail("{}: key {}: head size {} is larger than 2^20", config_path, c.has_head_dim ? "head_dim" : "hidden_size",
+         c.head_dim);
   }
   parse_rope_scaling(config_path, root, c);
   if (!(c.rms_norm_eps > 0)) fail("{}: key rms_norm_eps: expected a positive number", config_path);

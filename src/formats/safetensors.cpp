@@ -97,11 +97,14 @@ File File::open(const std::string& path) {
     if (shape_it == entry.end() || !shape_it->is_array() || shape_it->size() > 8) {
       fail("{}: tensor {}: expected shape to be an array of at most 8 sizes", path, name);
     }
+    // At most 2^60 elements, so that their bytes (at most 4 per element) cannot overflow 64 bits; each size
+    // too, even after a zero, so that it fits Shape's int64.
+    constexpr uint64_t kMaxElements = uint64_t{1} << 60;
     uint64_t elements = 1;
     for (const json& d : *shape_it) {
       if (!d.is_number_unsigned()) fail("{}: tensor {}: shape {}: expected non-negative integers", path, name, shape_it->dump());
       const uint64_t dim = d.get<uint64_t>();
-      if (dim != 0 && elements > (uint64_t{1} << 62) / dim) {
+      if (dim > kMaxElements || (dim != 0 && elements > kMaxElements / dim)) {
         fail("{}: tensor {}: shape {} has too many elements", path, name, shape_it->dump());
       }
       elements *= dim;

@@ -1,6 +1,10 @@
 // Run-time choice of the kernels' instruction-set level (see isa.h).
 #include "kernels/isa.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include <atomic>
 #include <cstdlib>
 
@@ -9,19 +13,30 @@
 namespace whale::kernels {
 namespace {
 
+#if defined(__x86_64__) && defined(__GNUC__)
+// F16C and AVX512-VNNI straight from CPUID: not every compiler's __builtin_cpu_supports knows them (clang 14
+// does not). They need no OS support of their own beyond the AVX / AVX-512 state checked with their families.
+bool cpuid_has_f16c() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & bit_F16C) != 0;
+}
+bool cpuid_has_avx512vnni() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid_count(7, 0, &a, &b, &c, &d) != 0 && (c & (1u << 11)) != 0;
+}
+#endif
+
 Isa detect() {
 #if defined(__x86_64__) && defined(__GNUC__)
   __builtin_cpu_init();
   // __builtin_cpu_supports also checks that the OS saves the wider registers (XGETBV), so a CPU feature
   // the kernel has disabled reads as absent.
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
-      __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpuid_has_f16c();
+  if (avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && cpuid_has_avx512vnni()) {
     return Isa::Avx512;
   }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
-    return Isa::Avx2;
-  }
+  if (avx2) return Isa::Avx2;
 #endif
   return Isa::Scalar;
 }

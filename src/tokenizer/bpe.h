@@ -58,7 +58,6 @@ class BpeModel {
   std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> bytes_to_id_;
   std::vector<Slot> slots_;
   uint64_t slot_mask_ = 0;
-  int slot_shift_ = 0;
   size_t merge_count_ = 0;
   bool ignore_merges_ = false;
 

@@ -173,9 +173,10 @@ const char* const kQwen2Pattern =
 const char* const kDeepseekV3Patterns[] = {
     R"(\p{N}{1,3})",
     "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+",
-    // Spelled with ordinary escapes: the pattern holds literal CR and LF characters.
-    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| "
-    "?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+",
+    // Spelled with ordinary escapes: the pattern holds literal CR and LF characters. (One pattern in two
+    // pieces, in parentheses to say so.)
+    ("[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| "
+     "?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"),
 };
 // llama.cpp's own presets for older BPE models.
 const char* const kDefaultPatterns[] = {

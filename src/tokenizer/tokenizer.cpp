@@ -132,7 +132,8 @@ Tokenizer tok::TokenizerData::finish(std::shared_ptr<TokenizerData> data) {
   // Chat models end a turn with a token of their own; generation must stop there as well as at EOS.
   static const char* const kEndOfTurn[] = {
       "<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
-      "<|end_of_text|>", "<EOT>", "<|EOT|>", "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
+      "<|end_of_text|>", "<EOT>", "<|EOT|>",
+      ("<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"),  // split so \x9c does not take "e"
   };
   // Loaders may have listed end tokens of their own (GGUF eot/eom ids) before this point.
   if (d.eos_id >= 0) d.end_of_generation.push_back(d.eos_id);
