@@ -12,8 +12,8 @@ PORT ?= 8080
 BUILD_PACKAGES := cmake g++ make pkg-config libcli11-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev \
                   libfmt-dev libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev
 TEST_PACKAGES := chromium
-.PHONY: all deps test-deps debian-deps debian-test-deps npm-deps build test test-unit test-sanitize fuzz fuzz-merge \
-        serve bench nano-r1 clean
+.PHONY: all deps test-deps debian-deps debian-test-deps npm-deps build test test-unit test-sanitize fuzz-build fuzz \
+        fuzz-merge serve bench nano-r1 clean
 
 all: build
 
@@ -70,26 +70,35 @@ test-sanitize: test-deps
 	cd $(SANITIZE_BUILD) && $(SANITIZE_ENV) ctest --output-on-failure -j $(JOBS) -L 'unit|e2e'
 
 # libFuzzer runs (tests/fuzz/README.md): a clang build with the sanitizers on every library, then each target
-# for FUZZ_SECONDS over its committed corpus, new inputs kept in $(FUZZ_BUILD)/corpus/NAME; a crash stops it
-# (the input is saved as $(FUZZ_BUILD)/crash-NAME-*). `make fuzz-merge` folds the new inputs into the corpus.
+# for FUZZ_SECONDS over its committed corpus and regressions, new inputs kept in $(FUZZ_BUILD)/corpus/NAME; a
+# crash stops it (the input is saved in $(FUZZ_BUILD)/crashes/NAME/). `make fuzz-merge` folds the new inputs
+# into tests/fuzz/corpus, keeping only those that add coverage.
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := gguf safetensors tokenizer chat_template http
 FUZZ_PACKAGES := clang libclang-rt-14-dev
-fuzz: deps
+FUZZ_FLAGS := -timeout=10 -rss_limit_mb=2048
+fuzz-build: deps
 	$(call install_missing,$(FUZZ_PACKAGES))
 	@[ -f $(FUZZ_BUILD)/CMakeCache.txt ] || CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DWHALE_FUZZ=ON \
 	  -DWHALE_TESTS=OFF -DWHALE_BENCH=OFF -DWHALE_WEB=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz
+
+fuzz: fuzz-build
 	@for t in $(FUZZ_TARGETS); do \
-	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
-	  $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-	    -artifact_prefix=$(FUZZ_BUILD)/crash-$$t- $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/crashes/$$t; \
+	  $(FUZZ_BUILD)/fuzz_$$t $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t \
+	    $$(test -d tests/fuzz/regressions/$$t && echo tests/fuzz/regressions/$$t) \
+	    -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS) -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t/ || exit 1; \
 	done
 
-fuzz-merge:
+fuzz-merge: fuzz-build
 	@for t in $(FUZZ_TARGETS); do \
-	  $(FUZZ_BUILD)/fuzz_$$t -merge=1 tests/fuzz/corpus/$$t $(FUZZ_BUILD)/corpus/$$t || exit 1; \
+	  rm -rf $(FUZZ_BUILD)/merged/$$t && mkdir -p $(FUZZ_BUILD)/merged/$$t $(FUZZ_BUILD)/corpus/$$t && \
+	  $(FUZZ_BUILD)/fuzz_$$t -merge=1 -use_counters=0 -max_len=65536 $(FUZZ_FLAGS) $(FUZZ_BUILD)/merged/$$t \
+	    tests/fuzz/corpus/$$t $(FUZZ_BUILD)/corpus/$$t || exit 1; \
+	  rm -rf tests/fuzz/corpus/$$t && mv $(FUZZ_BUILD)/merged/$$t tests/fuzz/corpus/$$t; \
 	done
 
 serve: deps build
