@@ -1,10 +1,33 @@
 // ChatTemplate: validates OpenAI-style input and renders the model's template with transformers' variables.
 #include "chat/chat_template.h"
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 #include "chat/jinja_lexer.h"
+#include "chat/jinja_value.h"
 #include "core/error.h"
 
 namespace whale {
+namespace {
+
+// How deep a JSON value nests, counted without recursion: input nested deeper than the stack allows must get
+// an error here, before anything copies or walks it recursively.
+size_t json_depth(const nlohmann::ordered_json& root) {
+  size_t deepest = 0;
+  std::vector<std::pair<const nlohmann::ordered_json*, size_t>> pending{{&root, 1}};
+  while (!pending.empty()) {
+    const auto [value, depth] = pending.back();
+    pending.pop_back();
+    deepest = std::max(deepest, depth);
+    if (value->is_structured())
+      for (const auto& child : *value) pending.emplace_back(&child, depth + 1);
+  }
+  return deepest;
+}
+
+}  // namespace
 
 ChatTemplate::ChatTemplate(std::string source, std::string bos_token, std::string eos_token, std::string name)
     : source_(std::move(source)),
@@ -15,6 +38,12 @@ ChatTemplate::ChatTemplate(std::string source, std::string bos_token, std::strin
 std::string ChatTemplate::apply(const nlohmann::ordered_json& messages, bool add_generation_prompt,
                                 const nlohmann::ordered_json& tools, const nlohmann::ordered_json& extra) const {
   const std::string& name = template_.name();
+  const std::pair<const char*, const nlohmann::ordered_json*> inputs[] = {
+      {"messages", &messages}, {"tools", &tools}, {"extra variables", &extra}};
+  for (const auto& [what, value] : inputs) {
+    if (json_depth(*value) > static_cast<size_t>(jinja::kMaxValueNesting))
+      fail("{}: {} nest deeper than {} levels", name, what, jinja::kMaxValueNesting);
+  }
   if (!messages.is_array()) fail("{}: messages must be a JSON array, got {}", name, messages.type_name());
   for (size_t i = 0; i < messages.size(); ++i) {
     const auto& message = messages[i];

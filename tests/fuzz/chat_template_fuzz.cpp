@@ -71,22 +71,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try_step([&] { chat->apply(default_messages(), /*add_generation_prompt=*/true); });
     return 0;
   }
+  try_step([&] { jinja::Template(source, "fuzz").render(variables, kLimits); });
+  // The pieces are moved out, never copied: nlohmann copies recursively, and the input may nest deep enough to
+  // overflow the stack; only whale's own code is under test.
   if (variables.contains("messages")) {
-    ordered_json extra = variables;
-    const ordered_json messages = extra["messages"];
-    extra.erase("messages");
+    ordered_json messages = std::move(variables["messages"]);
+    variables.erase("messages");
     ordered_json tools = nullptr;
-    if (extra.contains("tools")) {
-      tools = extra["tools"];
-      extra.erase("tools");
+    if (variables.contains("tools")) {
+      tools = std::move(variables["tools"]);
+      variables.erase("tools");
     }
     bool add_generation_prompt = true;
-    if (extra.contains("add_generation_prompt")) {
-      add_generation_prompt = extra["add_generation_prompt"].is_boolean() && extra["add_generation_prompt"].get<bool>();
-      extra.erase("add_generation_prompt");
+    if (variables.contains("add_generation_prompt")) {
+      add_generation_prompt =
+          variables["add_generation_prompt"].is_boolean() && variables["add_generation_prompt"].get<bool>();
+      variables.erase("add_generation_prompt");
     }
-    try_step([&] { chat->apply(messages, add_generation_prompt, tools, extra); });
+    try_step([&] { chat->apply(messages, add_generation_prompt, tools, variables); });
   }
-  try_step([&] { jinja::Template(source, "fuzz").render(variables, kLimits); });
   return 0;
 }
