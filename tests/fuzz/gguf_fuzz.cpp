@@ -18,6 +18,7 @@
 #include "core/thread_pool.h"
 #include "formats/gguf.h"
 #include "formats/model_source.h"
+#include "fuzz/fuzz_model.h"
 #include "fuzz/fuzz_util.h"
 #include "kernels/ref/quant.h"
 #include "models/model.h"
@@ -31,7 +32,6 @@ namespace {
 constexpr int64_t kMaxDequantRows = 4;
 constexpr int64_t kMaxDequantRowLength = int64_t{1} << 16;
 constexpr int32_t kMaxDecodedIds = 512;
-constexpr size_t kMaxModelBytes = size_t{8} << 20;
 
 template <typename Getter>
 void try_get(Getter getter) {
@@ -118,19 +118,8 @@ void render_chat_template(const gguf::Metadata& metadata) {
 }
 
 void run_model(const std::string& path) {
-  static ThreadPool pool(1);
   try {
-    auto source = std::make_shared<const ModelSource>(ModelSource::open(path));
-    if (source->tensor_bytes() > kMaxModelBytes) return;
-    LoadOptions options;
-    options.pool = &pool;
-    options.max_batch_tokens = 2;
-    std::unique_ptr<Model> model = load_model(source, options);
-    const int64_t vocab = model->config().vocab_size;
-    std::unique_ptr<KvCache> cache = model->create_cache(4);
-    std::vector<float> logits(static_cast<size_t>(vocab));
-    const std::vector<int32_t> tokens = {0, static_cast<int32_t>(vocab - 1)};
-    model->forward(tokens, 0, *cache, logits);
+    fuzz::run_two_tokens(std::make_shared<const ModelSource>(ModelSource::open(path)));
   } catch (const Error&) {
   }
 }

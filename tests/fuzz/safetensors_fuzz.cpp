@@ -20,6 +20,7 @@
 #include "formats/hf_config.h"
 #include "formats/model_source.h"
 #include "formats/safetensors.h"
+#include "fuzz/fuzz_model.h"
 #include "fuzz/fuzz_util.h"
 #include "kernels/ref/quant.h"
 #include "models/model.h"
@@ -30,7 +31,6 @@ namespace {
 constexpr std::string_view kSeparator = "\n#####\n";
 constexpr int64_t kMaxDequantRows = 4;
 constexpr int64_t kMaxDequantRowLength = int64_t{1} << 16;
-constexpr size_t kMaxModelBytes = size_t{8} << 20;
 
 void check_safetensors(const std::string& path) {
   safetensors::File file = safetensors::File::open(path);
@@ -67,23 +67,13 @@ void check_config(const std::string& path) {
 }
 
 void load_folder(const std::string& folder, bool include_mtp) {
-  static ThreadPool pool(1);
   ModelSource::Options source_options;
   source_options.include_mtp = include_mtp;
   auto source = std::make_shared<const ModelSource>(ModelSource::open(folder, source_options));
   for (const TensorView& t : source->tensors()) {
     if (source->find_tensor(t.name) != &t) fuzz::violated("ModelSource::find_tensor returns the tensor it lists");
   }
-  if (source->tensor_bytes() > kMaxModelBytes) return;
-  LoadOptions options;
-  options.pool = &pool;
-  options.max_batch_tokens = 2;
-  std::unique_ptr<Model> model = load_model(source, options);
-  const int64_t vocab = model->config().vocab_size;
-  std::unique_ptr<KvCache> cache = model->create_cache(4);
-  std::vector<float> logits(static_cast<size_t>(vocab));
-  const std::vector<int32_t> tokens = {0, static_cast<int32_t>(vocab - 1)};
-  model->forward(tokens, 0, *cache, logits);
+  fuzz::run_two_tokens(std::move(source));
 }
 
 }  // namespace
