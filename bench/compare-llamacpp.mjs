@@ -3,7 +3,7 @@
 // same thread counts and the same prompt length, in one run. Not part of `make test` (minutes per model).
 //
 //   node bench/compare-llamacpp.mjs [--whale build/whale] [--dir /tmp/whale-compare] [--prompt 512]
-//        [--decode 64] [--threads 1,2] [--models q15-q8_0,q15-q4_k_m,...] [--keep]
+//        [--decode 64] [--threads 1,2] [--models q15-q8_0,q15-q4_k_m,...]
 //
 // Models are made with `whale mkmodel` (random weights in the real shapes; speed does not depend on values)
 // and `whale quantize`, then reused from --dir. For each model and thread count it runs `whale bench --json`
@@ -24,16 +24,17 @@ const dir = option("dir", "/tmp/whale-compare");
 const promptTokens = Number(option("prompt", "512"));
 const decodeTokens = Number(option("decode", "64"));
 const threadCounts = option("threads", "1,2").split(",").map(Number);
-const wanted = option("models", "q15-q8_0,q15-q4_k_m").split(",");
+const wanted = option("models", "q15-q8_0,q15-q4_k_m,v2lite-q4_k_m,v3-q4_k_m").split(",");
 
-// name -> how to make it. Presets are `whale mkmodel` shapes; q4_k_m comes from the f16 model by quantize.
+// name -> how to make it: `whale mkmodel` shapes, written straight at the wanted type (the q4_k_m ones with
+// `whale quantize`'s mix), or `from` another model through `whale quantize`. v3-q4_k_m is DeepSeek-V3's real
+// dimensions with one dense and one MoE block (256 experts), without the MTP block neither engine runs here.
 const kModels = {
   "q15-q8_0": {make: ["mkmodel", "--arch", "qwen2", "--preset", "r1-distill-qwen-1.5b", "--type", "q8_0"]},
-  "q15-f16": {make: ["mkmodel", "--arch", "qwen2", "--preset", "r1-distill-qwen-1.5b", "--type", "f16"]},
   "q15-q4_k_m": {from: "q15-q8_0", type: "q4_k_m"},
-  "v2lite-f16": {make: ["mkmodel", "--arch", "deepseek2", "--preset", "v2-lite", "--type", "f16"]},
-  "v2lite-q4_k_m": {from: "v2lite-f16", type: "q4_k_m"},
-  "v3layer-q8_0": {make: ["mkmodel", "--arch", "deepseek2", "--preset", "v3-layer", "--type", "q8_0"]},
+  "v2lite-q4_k_m": {make: ["mkmodel", "--arch", "deepseek2", "--preset", "v2-lite", "--type", "q4_k_m"]},
+  "v3-q4_k_m": {make: ["mkmodel", "--arch", "deepseek2", "--preset", "v3-layer", "--no-mtp", "--type", "q4_k_m"]},
+  "v3-q8_0": {make: ["mkmodel", "--arch", "deepseek2", "--preset", "v3-layer", "--no-mtp", "--type", "q8_0"]},
 };
 
 function run(args) {
@@ -113,3 +114,7 @@ for (const name of wanted) {
 }
 console.log(`\nprompt ${promptTokens} tokens, decode ${decodeTokens} tokens (pp/tg in tokens/s)`);
 console.table(rows);
+// The same rows as a Markdown table, for the README's performance section.
+const columns = Object.keys(rows[0] ?? {});
+console.log(`\n| ${columns.join(" | ")} |\n| ${columns.map(() => "---").join(" | ")} |`);
+for (const row of rows) console.log(`| ${columns.map((c) => row[c]).join(" | ")} |`);

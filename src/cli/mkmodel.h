@@ -3,10 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/dtype.h"
+#include "formats/quantize.h"
 #include "models/config.h"
 #include "models/model.h"
 
@@ -16,6 +18,7 @@ struct RandomModelPlan {
   ModelConfig config;
   std::vector<TensorSpec> tensors;  // what is written, in order (optional specs already chosen)
   DType type = DType::F32;          // storage of matrices and embeddings; norms, biases and vectors stay f32
+  std::optional<gguf::QuantScheme> scheme;  // GGUF only: a quantization mix (then type is its base type)
   uint64_t seed = 0;
   bool tied = false;                // no output.weight: the head reuses token_embd
   std::string tokenizer_json;       // contents
