@@ -32,16 +32,34 @@ ActKind activation_kind(DType type) {
   }
 }
 
+namespace {
+
+// std::lround for |v| < 2^31 (halves away from zero), without the library call, so the loops around it
+// vectorize: the conversion truncates, and the remainder v - trunc(v) is exact in float.
+inline int32_t round_half_away(float v) {
+  const auto i = static_cast<int32_t>(v);
+  const float rest = v - static_cast<float>(i);
+  return i + static_cast<int32_t>(rest >= 0.5f) - static_cast<int32_t>(rest <= -0.5f);
+}
+
+}  // namespace
+
 void quantize_act_q8_0(const float* x, int64_t cols, int8_t* qs, float* d, int32_t* sums) {
-  // Exactly ref::quantize_row_q8_0 (the scale is rounded through f16), so Q8_0 results match the reference
-  // format llama.cpp uses for these activations.
+  // The same values as ref::quantize_row_q8_0 (the scale is rounded through f16 as the format stores it),
+  // so Q8_0 results match the reference format llama.cpp uses for these activations.
   for (int64_t b = 0; b < cols / 32; ++b) {
-    BlockQ8_0 block;
-    ref::quantize_row_q8_0(x + b * 32, &block, 32);
-    std::memcpy(qs + b * 32, block.qs, 32);
-    d[b] = f16_to_f32(block.d);
+    const float* xb = x + b * 32;
+    float amax = 0.0f;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xb[i]));
+    const float scale = amax / 127.0f;
+    const float inv = scale != 0.0f ? 1.0f / scale : 0.0f;
+    d[b] = f16_to_f32(f32_to_f16(scale));
+    int8_t* q = qs + b * 32;
     int32_t s = 0;
-    for (int i = 0; i < 32; ++i) s += block.qs[i];
+    for (int i = 0; i < 32; ++i) {
+      q[i] = static_cast<int8_t>(round_half_away(xb[i] * inv));
+      s += q[i];
+    }
     sums[b] = s;
   }
 }
@@ -56,10 +74,7 @@ void quantize_act_q8_k(const float* x, int64_t cols, int8_t* qs, float* d, int16
     const float inv = amax != 0.0f ? 127.0f / amax : 0.0f;
     d[b] = scale;
     int8_t* q = qs + b * 256;
-    for (int i = 0; i < 256; ++i) {
-      const long v = std::lround(xb[i] * inv);
-      q[i] = static_cast<int8_t>(std::clamp<long>(v, -127, 127));
-    }
+    for (int i = 0; i < 256; ++i) q[i] = static_cast<int8_t>(std::clamp(round_half_away(xb[i] * inv), -127, 127));
     for (int j = 0; j < 16; ++j) {
       int s = 0;
       for (int i = 0; i < 16; ++i) s += q[16 * j + i];

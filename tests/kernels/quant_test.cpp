@@ -4,12 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <random>
 #include <vector>
+
+#include "kernels/act.h"
 
 namespace whale::ref {
 namespace {
@@ -304,6 +307,53 @@ TEST(Quantize, KQuantZeroBlocksStayZero) {
     quantize_row(type, x.data(), packed.data(), 256);
     dequantize_row(type, packed.data(), y.data(), 256);
     for (float v : y) ASSERT_EQ(v, 0.0f) << dtype_name(type);
+  }
+}
+
+// The activation quantizers of the tile kernels (kernels/act.h) round without the library call; they must
+// give exactly what the reference (std::lround) gives, halves included: values built so x / d lands on
+// k + 0.5, and on the floats just either side of it, for every k in [-127, 126].
+TEST(ActivationQuantize, Q8_0AndQ8_KMatchLroundExactly) {
+  std::vector<float> x(1024);
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = normal(rng);
+  for (int k = -127; k < 127; ++k) {  // block 16 onwards: scale 1, so q = round(value); one 127 per block
+    const size_t at = 512 + static_cast<size_t>(k + 127) % 256;
+    const float half = static_cast<float>(k) + 0.5f;
+    x[at] = (k % 3 == 0) ? half : (k % 3 == 1) ? std::nextafter(half, 200.0f) : std::nextafter(half, -200.0f);
+  }
+  for (size_t b = 512; b < 1024; b += 32) x[b + 31] = 127.0f;
+  const int64_t cols = static_cast<int64_t>(x.size());
+
+  std::vector<int8_t> qs(x.size());
+  std::vector<float> d(x.size() / 32);
+  std::vector<int32_t> sums(x.size() / 32);
+  kernels::quantize_act_q8_0(x.data(), cols, qs.data(), d.data(), sums.data());
+  std::vector<BlockQ8_0> ref_blocks(x.size() / 32);
+  quantize_row_q8_0(x.data(), ref_blocks.data(), cols);
+  for (size_t b = 0; b < ref_blocks.size(); ++b) {
+    EXPECT_EQ(d[b], f16_to_f32(ref_blocks[b].d)) << b;
+    int32_t s = 0;
+    for (int j = 0; j < 32; ++j) {
+      ASSERT_EQ(qs[b * 32 + j], ref_blocks[b].qs[j]) << "block " << b << " value " << x[b * 32 + j];
+      s += ref_blocks[b].qs[j];
+    }
+    EXPECT_EQ(sums[b], s) << b;
+  }
+
+  std::vector<float> dk(x.size() / 256);
+  std::vector<int16_t> bsums(x.size() / 16);
+  kernels::quantize_act_q8_k(x.data(), cols, qs.data(), dk.data(), bsums.data());
+  for (size_t b = 0; b < dk.size(); ++b) {
+    const float* xb = x.data() + b * 256;
+    float amax = 0.0f;
+    for (int i = 0; i < 256; ++i) amax = std::max(amax, std::fabs(xb[i]));
+    EXPECT_EQ(dk[b], amax / 127.0f);
+    for (int i = 0; i < 256; ++i) {
+      const long expected = std::clamp<long>(std::lround(xb[i] * (127.0f / amax)), -127, 127);
+      ASSERT_EQ(qs[b * 256 + i], expected) << "super-block " << b << " value " << xb[i];
+    }
   }
 }
 
