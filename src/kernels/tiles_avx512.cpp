@@ -1,6 +1,6 @@
-// AVX-512 tile kernels (see tiles.h): Q8_0 and the K-quants through VNNI (vpdpbusd), BF16 through vdpbf16ps
-// where the CPU has AVX512_BF16; the other types (and decode of the K-quants) use the AVX2 kernels, which already run these
-// CPUs' 256-bit data paths at full rate. Compiled with per-region target options (baseline binary).
+// AVX-512 tile kernels (see tiles.h): Q8_0 and the K-quants through VNNI (vpdpbusd, vpdpwssd), BF16 through
+// vdpbf16ps where the CPU has AVX512_BF16; the other types use the AVX2 kernels, which already run these CPUs'
+// 256-bit data paths at full rate. Compiled with per-region target options (baseline binary).
 //
 // Q8_0: vpdpbusd multiplies unsigned by signed bytes, so weights are offset by +128 (a byte xor 0x80) and the
 // sum accumulates from -128 * sum(x) per block (prepared once per call, act.h): exact in int32. A tile
@@ -8,7 +8,9 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 #include <new>
+#include <type_traits>
 
 #include "kernels/tiles.h"
 
@@ -307,11 +309,237 @@ void k_prefill(const Matrix& w, int64_t r0, const Activations& a, int64_t t0, in
   }
 }
 
-// Decode and row remainders go to the AVX2 kernel (which unpacks each super-block once per row).
+// K-quant decode (1-3 tokens): each row is read once per call and its super-blocks are unpacked in
+// registers. A vector of 64 unsigned quants q meets 64 activation bytes in vpmaddubsw (int16 pairs; at most
+// 2 * 63 * 127, no saturation), and vpdpwssd multiplies each pair by its sub-block's int16 scale and
+// accumulates into int32: two multiplies per 64 weights and token, converted to float once per super-block.
+// The int16 scale vectors come from the super-block's decoded scales with one vpshufb (Q4_K / Q5_K) or vpermw
+// (Q6_K, whose signed scales are widened first) each.
+//
+// Q4_K / Q5_K: 64 bytes of qs give two vectors, their low and their high nibbles; vector c (of 4) holds in
+// its two halves sub-blocks k_group(c, 0) and k_group(c, 1), so the activations are reordered to match once
+// per call (k_interleave). The mins go through the activations' 16-sums (vpmaddwd) with the separate float
+// scale dmin. Q6_K: the low nibbles of 64 bytes of ql are elements 128h..128h+63 and the high nibbles the next
+// 64, already in activation order; its +32 offset starts each super-block's sum at -32 * sum(scale * 16-sum).
+constexpr int k_group(int c, int half) { return 4 * (c / 2) + c % 2 + 2 * half; }
+
+struct alignas(64) LaneIndex {
+  int16_t v[4][32];
+};
+
+// Q4_K / Q5_K: vpshufb controls that turn the 16 bytes of scales_mins, broadcast to every 128-bit lane, into
+// the int16 scale of each word lane of vector c (byte 0x80 makes a zero high byte), and (kMinShuffle) into the
+// min of each 16-sum, m_j for 16-sums 2j and 2j + 1.
+struct alignas(64) ByteShuffle {
+  int8_t v[4][64];
+};
+constexpr ByteShuffle kScaleShuffle32 = [] {
+  ByteShuffle sh{};
+  for (int c = 0; c < 4; ++c) {
+    for (int i = 0; i < 64; ++i) sh.v[c][i] = static_cast<int8_t>(i % 2 == 0 ? k_group(c, i / 32) : 0x80);
+  }
+  return sh;
+}();
+struct alignas(32) MinShuffle {
+  int8_t v[32];
+};
+constexpr MinShuffle kMinShuffle = [] {
+  MinShuffle sh{};
+  for (int i = 0; i < 32; ++i) sh.v[i] = static_cast<int8_t>(i % 2 == 0 ? 8 + i / 4 : 0x80);
+  return sh;
+}();
+// Q6_K: word lane i of vector c (elements 64c + 2i, 2i + 1) takes scale 4c + i / 8.
+constexpr LaneIndex kScaleIndex16 = [] {
+  LaneIndex ix{};
+  for (int c = 0; c < 4; ++c) {
+    for (int i = 0; i < 32; ++i) ix.v[c][i] = static_cast<int16_t>(4 * c + i / 8);
+  }
+  return ix;
+}();
+// Q5_K: the qh bit of each byte of vector c: bit j of qh[l] is the fifth bit of element 32 j + l.
+struct alignas(64) HighBits {
+  uint8_t v[4][64];
+};
+constexpr HighBits kQ5HighBit = [] {
+  HighBits h{};
+  for (int c = 0; c < 4; ++c) {
+    for (int i = 0; i < 64; ++i) h.v[c][i] = static_cast<uint8_t>(1u << k_group(c, i / 32));
+  }
+  return h;
+}();
+
+// Q4_K / Q5_K: the eight 6-bit scales (bytes 0-7) and mins (bytes 8-15) of a super-block from its 12 packed
+// bytes (layout: ref::k_quant_scale_min). Reads 16 bytes; the 4 past the scales are the block's own quants.
+inline __m128i scales_mins(const uint8_t* scales) {
+  const __m128i s = _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales));
+  // Bytes 0-3: scales 0-3 (low 6 bits of s0-3); 4-7: scales 4-7 (low nibbles of s8-11); 8-11: mins 0-3 (low 6
+  // bits of s4-7); 12-15: mins 4-7 (high nibbles of s8-11).
+  const __m128i a = _mm_shuffle_epi8(s, _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
+  const __m128i low = _mm_and_si128(_mm_mask_srli_epi16(a, 0xc0, a, 4),
+                                    _mm_setr_epi8(0x3f, 0x3f, 0x3f, 0x3f, 0x0f, 0x0f, 0x0f, 0x0f, 0x3f, 0x3f, 0x3f,
+                                                  0x3f, 0x0f, 0x0f, 0x0f, 0x0f));
+  // The top two bits of scales 4-7 are those of s0-3, of mins 4-7 those of s4-7: bits 6-7 to bits 4-5.
+  const __m128i b = _mm_shuffle_epi8(s, _mm_setr_epi8(-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1, 4, 5, 6, 7));
+  const __m128i top = _mm_and_si128(_mm_srli_epi16(b, 2), _mm_set1_epi8(0x30));
+  return _mm_or_si128(low, top);
+}
+
+// Tokens [t0, t1) of Q8_K activations reordered for the Q4_K / Q5_K vectors: per 128 elements, 0-31, 64-95,
+// 32-63, 96-127. Thread-local; valid until the thread's next call.
+const int8_t* k_interleave(const Activations& a, int64_t t0, int64_t t1) {
+  thread_local PackedBuffer<int8_t> storage;
+  int8_t* out = storage.at_least((t1 - t0) * a.cols);
+  for (int64_t t = t0; t < t1; ++t) {
+    const int8_t* src = a.qs + t * a.cols;
+    int8_t* dst = out + (t - t0) * a.cols;
+    for (int64_t c = 0; c < a.cols; c += 128) {
+      const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + c));
+      const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + c + 32));
+      const __m256i x2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + c + 64));
+      const __m256i x3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + c + 96));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(dst + c), x0);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(dst + c + 32), x2);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(dst + c + 64), x1);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(dst + c + 96), x3);
+    }
+  }
+  return out;
+}
+
+// One super-block of a row ready for the dot products: its quant vectors (in k_interleave order for Q4_K /
+// Q5_K), the int16 scale of each word lane, the int16 weight of each activation 16-sum (Q4_K / Q5_K: the
+// mins; Q6_K: -32 * scale), and its float scales (Q4_K / Q5_K: d, dmin; Q6_K: d).
+struct KBlock {
+  __m512i q[4];
+  __m512i scale[4];
+  __m256i bsum_weight;
+  __m128 dd;
+};
+
+template <typename Block>
+inline __attribute__((always_inline)) void unpack_block(const Block& blk, KBlock& u) {
+  const __m512i low4 = _mm512_set1_epi8(0x0f);
+  if constexpr (std::is_same_v<Block, BlockQ6_K>) {
+    const __m256i sm = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales)));
+    const __m512i high = _mm512_set1_epi8(0x30);
+    // Bits 0-1 (first 32 elements), 2-3 (next 32), 4-5, 6-7 of qh become bits 4-5 of the quant; word shifts
+    // carry bits across bytes only below bit 4 or above bit 5, which the 0x30 mask drops.
+    const __m512i up_shift = _mm512_mask_blend_epi16(0xffff0000u, _mm512_set1_epi16(4), _mm512_set1_epi16(2));
+    for (int h = 0; h < 2; ++h) {
+      const __m512i v = _mm512_loadu_si512(blk.ql + 64 * h);
+      const __m512i hb = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh + 32 * h)));
+      const __m512i up = _mm512_and_si512(_mm512_sllv_epi16(hb, up_shift), high);
+      const __m512i down = _mm512_and_si512(_mm512_mask_srli_epi16(hb, 0xffff0000u, hb, 2), high);
+      // (nibbles & 0x0f) | high bits as one vpternlogd: f = (A & C) | B.
+      u.q[2 * h] = _mm512_ternarylogic_epi32(v, up, low4, 0xec);
+      u.q[2 * h + 1] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(v, 4), down, low4, 0xec);
+    }
+    const __m512i sm512 = _mm512_castsi256_si512(sm);
+    for (int c = 0; c < 4; ++c) u.scale[c] = _mm512_permutexvar_epi16(_mm512_load_si512(kScaleIndex16.v[c]), sm512);
+    u.bsum_weight = _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(sm, 5));
+    u.dd = _mm_set1_ps(half(blk.d));
+  } else {
+    for (int h = 0; h < 2; ++h) {
+      const __m512i v = _mm512_loadu_si512(blk.qs + 64 * h);
+      u.q[2 * h] = _mm512_and_si512(v, low4);
+      u.q[2 * h + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+    }
+    if constexpr (std::is_same_v<Block, BlockQ5_K>) {
+      const __m512i hb = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh)));
+      for (int c = 0; c < 4; ++c) {
+        const __mmask64 set = _mm512_test_epi8_mask(hb, _mm512_load_si512(kQ5HighBit.v[c]));
+        u.q[c] = _mm512_mask_add_epi8(u.q[c], set, u.q[c], _mm512_set1_epi8(16));
+      }
+    }
+    const __m512i bytes = _mm512_broadcast_i32x4(scales_mins(blk.scales));
+    for (int c = 0; c < 4; ++c) u.scale[c] = _mm512_shuffle_epi8(bytes, _mm512_load_si512(kScaleShuffle32.v[c]));
+    u.bsum_weight = _mm256_shuffle_epi8(_mm512_castsi512_si256(bytes),
+                                        _mm256_load_si256(reinterpret_cast<const __m256i*>(kMinShuffle.v)));
+    uint32_t d_dmin;
+    std::memcpy(&d_dmin, &blk.d, 4);
+    u.dd = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(d_dmin)));
+  }
+}
+
+// Rows [r0, r1) against T tokens whose quants are at x + k * cols (k_interleave'd for Q4_K / Q5_K). One row at
+// a time: interleaving the super-blocks of two rows measured no faster from cache and about 1.7x slower from
+// DRAM (two interleaved streams, apparently worse for the hardware prefetcher). Software prefetch 2-8 KiB
+// ahead made no difference measurable on the shared test machine.
+template <typename Block, int T>
+void k_decode(const Matrix& w, int64_t r0, int64_t r1, const Activations& a, int64_t t, const int8_t* x, float* y,
+              int64_t ldy) {
+  constexpr bool kQ6 = std::is_same_v<Block, BlockQ6_K>;
+  const int64_t sblocks = a.super_blocks();
+  const int64_t bsum_stride = a.cols / 16;
+  const int8_t* xs[T];
+  const int16_t* bss[T];
+  const float* xds[T];
+  for (int k = 0; k < T; ++k) {
+    xs[k] = x + k * a.cols;
+    bss[k] = a.bsums + (t + k) * bsum_stride;
+    xds[k] = a.d + (t + k) * sblocks;
+  }
+  for (int64_t r = r0; r < r1; ++r) {
+    const auto* row = reinterpret_cast<const Block*>(w.row(r));
+    __m512 acc[T];
+    __m256 min_acc[T];  // Q4_K / Q5_K: -dmin * xd * sum(m * 16-sum)
+    for (int k = 0; k < T; ++k) {
+      acc[k] = _mm512_setzero_ps();
+      min_acc[k] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < sblocks; ++b) {
+      KBlock u;
+      unpack_block(row[b], u);
+#pragma GCC unroll 4
+      for (int k = 0; k < T; ++k) {
+        const __m256i offset =
+            _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bss[k] + 16 * b)), u.bsum_weight);
+        const __m128 dx = _mm_mul_ps(u.dd, _mm_broadcast_ss(xds[k] + b));
+        const __m512i* xv = reinterpret_cast<const __m512i*>(xs[k] + 256 * b);
+        // Two chains of vpdpwssd, halving the latency of a super-block's sum.
+        __m512i dot = kQ6 ? _mm512_zextsi256_si512(offset) : _mm512_setzero_si512();
+        dot = _mm512_dpwssd_epi32(dot, _mm512_maddubs_epi16(u.q[0], _mm512_loadu_si512(xv)), u.scale[0]);
+        __m512i dot2 = _mm512_madd_epi16(_mm512_maddubs_epi16(u.q[1], _mm512_loadu_si512(xv + 1)), u.scale[1]);
+        dot = _mm512_dpwssd_epi32(dot, _mm512_maddubs_epi16(u.q[2], _mm512_loadu_si512(xv + 2)), u.scale[2]);
+        dot2 = _mm512_dpwssd_epi32(dot2, _mm512_maddubs_epi16(u.q[3], _mm512_loadu_si512(xv + 3)), u.scale[3]);
+        dot = _mm512_add_epi32(dot, dot2);
+        acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_broadcastss_ps(dx), acc[k]);
+        if constexpr (!kQ6) {
+          min_acc[k] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(offset), _mm256_broadcastss_ps(_mm_movehdup_ps(dx)),
+                                        min_acc[k]);
+        }
+      }
+    }
+    for (int k = 0; k < T; ++k) {
+      y[(t + k) * ldy + r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[k], _mm512_zextps256_ps512(min_acc[k])));
+    }
+  }
+}
+
+template <typename Block>
+void k_decode_tokens(const Matrix& w, int64_t r0, int64_t r1, const Activations& a, int64_t t0, int64_t t1,
+                     float* y, int64_t ldy) {
+  const int8_t* x = std::is_same_v<Block, BlockQ6_K> ? a.qs + t0 * a.cols : k_interleave(a, t0, t1);
+  switch (t1 - t0) {
+    case 3: k_decode<Block, 3>(w, r0, r1, a, t0, x, y, ldy); break;
+    case 2: k_decode<Block, 2>(w, r0, r1, a, t0, x, y, ldy); break;
+    case 1: k_decode<Block, 1>(w, r0, r1, a, t0, x, y, ldy); break;
+    default: break;
+  }
+}
+
+// Decode goes to k_decode; prefill repacks whole blocks of 16 rows and leaves the remaining rows to the AVX2
+// kernel (which unpacks each super-block once per row).
 void k_quant(const Matrix& w, int64_t r0, int64_t r1, const Activations& a, int64_t t0, int64_t t1, float* y,
              int64_t ldy) {
+  if (t1 - t0 < 4) {
+    switch (w.dtype) {
+      case DType::Q4_K: return k_decode_tokens<BlockQ4_K>(w, r0, r1, a, t0, t1, y, ldy);
+      case DType::Q5_K: return k_decode_tokens<BlockQ5_K>(w, r0, r1, a, t0, t1, y, ldy);
+      default: return k_decode_tokens<BlockQ6_K>(w, r0, r1, a, t0, t1, y, ldy);
+    }
+  }
   const TileFn fallback = avx2_tiles().get(w.dtype);
-  if (t1 - t0 < 4) return fallback(w, r0, r1, a, t0, t1, y, ldy);
   int64_t r = r0;
   for (; r + kPackRows <= r1; r += kPackRows) {
     if (w.dtype == DType::Q6_K) {

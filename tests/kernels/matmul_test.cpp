@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -202,6 +203,57 @@ TEST(TileTables, SimdMatchesScalarOnSameActivations) {
           for (int64_t k = 0; k < cols; ++k) mag += std::fabs(row[k] * x[tok * cols + k]);
           ASSERT_NEAR(got[tok * rows + r], want[tok * rows + r], 1e-5 * mag + 1e-6)
               << dtype_name(type) << " isa=" << kernels::isa_name(isa) << " r=" << r << " t=" << tok;
+        }
+      }
+    }
+  }
+  kernels::set_isa(saved);
+}
+
+// Decode (1-3 tokens) of the K-quants, which the AVX-512 table runs through its own kernel, against the scalar
+// table on the same activations: random payloads (every scale and min bit pattern, negative Q6_K scales) as
+// well as quantized rows, row counts that are not a multiple of 4 or 16, and a token range that does not
+// start at token 0.
+TEST(TileTables, KQuantDecodeMatchesScalar) {
+  const kernels::Isa saved = kernels::active_isa();
+  for (kernels::Isa isa : {kernels::Isa::Avx2, kernels::Isa::Avx512}) {
+    if (!kernels::set_isa(isa)) continue;
+    for (DType type : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+      for (bool random_payload : {false, true}) {
+        const int64_t rows = 37, cols = 1024, n = 4;
+        TestMatrix t = make_matrix(type, rows, cols, 21);
+        if (random_payload) {
+          std::mt19937 rng(22);
+          const DTypeInfo& info = dtype_info(type);
+          // Everything but the f16 scales: d (and dmin) lead a Q4_K / Q5_K block and end a Q6_K one.
+          const size_t begin = type == DType::Q6_K ? 0 : 4;
+          const size_t end = type == DType::Q6_K ? info.block_bytes - 2 : info.block_bytes;
+          for (size_t off = 0; off < t.bytes.size(); off += info.block_bytes) {
+            for (size_t i = begin; i < end; ++i) t.bytes[off + i] = static_cast<uint8_t>(rng());
+          }
+        }
+        std::vector<float> x = random_floats(n * cols, 23);
+        kernels::ActivationBuffer buffer;
+        const kernels::Activations a = buffer.reserve(kernels::activation_kind(type), x.data(), n, cols, false);
+        kernels::ActivationBuffer::prepare_range(a, 0, n);
+        std::vector<float> row(cols);
+        for (auto [t0, t1] : {std::pair<int64_t, int64_t>{0, 1}, {0, 2}, {0, 3}, {1, 4}, {3, 4}, {2, 4}}) {
+          for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, 16}, {16, 37}, {5, 6}, {0, 37}}) {
+            std::vector<float> want(n * rows, -1.0f), got(n * rows, -1.0f);
+            kernels::scalar_tiles().get(type)(t.m, r0, r1, a, t0, t1, want.data(), rows);
+            kernels::tiles_for(isa).get(type)(t.m, r0, r1, a, t0, t1, got.data(), rows);
+            for (int64_t r = 0; r < rows; ++r) {
+              ref::get_row(t.m, r, row.data());
+              for (int64_t tok = 0; tok < n; ++tok) {
+                double mag = 0;
+                for (int64_t k = 0; k < cols; ++k) mag += std::fabs(row[k] * x[tok * cols + k]);
+                ASSERT_NEAR(got[tok * rows + r], want[tok * rows + r], 1e-5 * mag + 1e-6)
+                    << dtype_name(type) << " isa=" << kernels::isa_name(isa) << " random=" << random_payload
+                    << " rows [" << r0 << ", " << r1 << ") tokens [" << t0 << ", " << t1 << ") r=" << r
+                    << " t=" << tok;
+              }
+            }
+          }
         }
       }
     }
