@@ -71,8 +71,9 @@ void run_info(const InfoOptions& o) {
   uint64_t parameters = 0;
   std::map<std::string, TypeCount> types;
   for (const TensorView& t : model.tensors()) {
-    // rope_freqs holds derived rope factors, not a learned weight.
-    if (t.name != "rope_freqs.weight") parameters += static_cast<uint64_t>(t.elements());
+    // rope_freqs holds derived rope factors, not a learned weight; FP8 block scales are part of their
+    // weights' storage, as a quantized block's scale is.
+    if (t.name != "rope_freqs.weight" && !model.is_block_scale(t)) parameters += static_cast<uint64_t>(t.elements());
     TypeCount& c = types[std::string(dtype_name(t.dtype))];
     ++c.tensors;
     c.bytes += t.bytes;

@@ -18,7 +18,7 @@ enum class DType : uint32_t {
   Q5_K = 13,
   Q6_K = 14,
   BF16 = 30,
-  F8_E4M3 = 1000,  // DeepSeek-V3's float8_e4m3fn; not a GGUF type (converted on load or on `whale convert`)
+  F8_E4M3 = 1000,  // DeepSeek-V3's float8_e4m3fn with 128x128 block scales; not a GGUF type
 };
 
 struct DTypeInfo {

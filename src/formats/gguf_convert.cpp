@@ -47,19 +47,20 @@ void add_model(const ModelSource& source, DType requested, Writer& writer) {
   md.set_uint32("general.quantization_version", 2);
 
   for (const TensorView& t : source.tensors()) {
+    // FP8 block scales are applied to their weights as rows are read: GGUF has no FP8 type.
+    if (source.is_block_scale(t)) continue;
     const DType type = converted_type(t, requested);
     if (type == t.dtype) {
       writer.add_tensor_ref(t.name, t.dtype, t.shape, t.data, t.bytes);
       continue;
     }
-    writer.add_tensor_generated(t.name, type, t.shape, [t, type](uint8_t* dst) {
+    writer.add_tensor_generated(t.name, type, t.shape, [&source, t, type](uint8_t* dst) {
       const int64_t row = t.row_length();
       const int64_t rows = t.rows();
-      const size_t src_row_bytes = dtype_bytes(t.dtype, static_cast<uint64_t>(row));
       const size_t dst_row_bytes = dtype_bytes(type, static_cast<uint64_t>(row));
       std::vector<float> buffer(static_cast<size_t>(row));
       for (int64_t r = 0; r < rows; ++r) {
-        ref::dequantize_row(t.dtype, t.data + r * src_row_bytes, buffer.data(), row);
+        source.dequantize_row(t, r, buffer.data());
         ref::quantize_row(type, buffer.data(), dst + r * dst_row_bytes, row);
       }
     });

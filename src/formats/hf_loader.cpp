@@ -10,6 +10,7 @@
 #include <numbers>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <vector>
 
 #include "core/error.h"
 #include "formats/hf_config.h"
@@ -62,6 +63,10 @@ class HfTensorMapper {
     Shape shape;
     const uint8_t* data;
     size_t bytes;
+    // F8_E4M3 only, one of: the checkpoint's scale tensor (any float type) for a weight as the file has it,
+    // or owned f32 scales for a rearranged one; [ceil(rows/128), ceil(cols/128)] per matrix of `shape`.
+    const TensorView* file_scale = nullptr;
+    const float* scale = nullptr;
   };
 
   HfTensorMapper(const std::string& folder, const hf::Config& config, const safetensors::Checkpoint& ck,
@@ -87,6 +92,8 @@ class HfTensorMapper {
     out_.owned_.push_back(std::make_unique<uint8_t[]>(bytes));
     return out_.owned_.back().get();
   }
+  void read_scales(const Src& src, float* dst) const;
+  Src dequantized(const Src& src);
   Src permute_for_rope(const Src& src, int64_t n_head);
   void map_dense_layer(int64_t i);
   void map_deepseek_layer(int64_t i, bool mtp);
@@ -114,7 +121,9 @@ std::optional<HfTensorMapper::Src> HfTensorMapper::find(const std::string& hf, c
   Src src{hf, t->dtype, t->shape, t->data, t->bytes};
   if (t->dtype != DType::F8_E4M3) return src;
 
-  // DeepSeek-V3 FP8: real weight = W[r, c] * scale_inv[r / 128, c / 128].
+  // DeepSeek-V3 FP8: real weight = W[r, c] * scale_inv[r / 128, c / 128]. The weight stays FP8 in the map;
+  // the (small) scales become owned f32 when added, whatever their stored float type, so kernels can read
+  // them directly.
   const std::string scale_name = hf + "_scale_inv";
   const TensorView* scale = ck_.find_tensor(scale_name);
   if (shape.size() != 2) fail("{}: tensor {}: FP8 is only supported for 2-D weights", ck_.file_of(hf), hf);
@@ -130,18 +139,59 @@ std::optional<HfTensorMapper::Src> HfTensorMapper::find(const std::string& hf, c
   }
   if (scale->dtype == DType::F8_E4M3) fail("{}: tensor {}: expected float scales", ck_.file_of(scale_name), scale_name);
   used_.insert(scale_name);
-  std::vector<float> scales(static_cast<size_t>(scale->elements()));
-  ref::dequantize_row(scale->dtype, scale->data, scales.data(), scale->elements());
+  src.file_scale = scale;
+  return src;
+}
+
+// The f32 block scales of an FP8 Src into dst.
+void HfTensorMapper::read_scales(const Src& src, float* dst) const {
+  const int64_t count = (src.shape[src.shape.size() - 2] + 127) / 128 * ((src.shape.back() + 127) / 128) *
+                        (src.shape.size() == 3 ? src.shape[0] : 1);
+  if (src.file_scale != nullptr) {
+    ref::dequantize_row(src.file_scale->dtype, src.file_scale->data, dst, count);
+  } else {
+    WHALE_ASSERT(src.scale != nullptr);
+    std::memcpy(dst, src.scale, static_cast<size_t>(count) * sizeof(float));
+  }
+}
+
+// An FP8 weight as owned f32, for the rearrangements that would split its 128x128 scale blocks.
+HfTensorMapper::Src HfTensorMapper::dequantized(const Src& src) {
+  if (src.dtype != DType::F8_E4M3) return src;
+  WHALE_ASSERT(src.shape.size() == 2);
+  const int64_t rows = src.shape[0], cols = src.shape[1];
+  std::vector<float> scales(static_cast<size_t>((rows + 127) / 128 * ((cols + 127) / 128)));
+  read_scales(src, scales.data());
   const size_t bytes = static_cast<size_t>(rows * cols) * sizeof(float);
   uint8_t* dst = alloc(bytes);
-  ref::dequantize_f8_e4m3_blocks(t->data, scales.data(), rows, cols, reinterpret_cast<float*>(dst));
-  return Src{hf, DType::F32, shape, dst, bytes};
+  ref::dequantize_f8_e4m3_blocks(src.data, scales.data(), rows, cols, reinterpret_cast<float*>(dst));
+  return Src{src.hf_name, DType::F32, src.shape, dst, bytes};
 }
 
 void HfTensorMapper::add(const std::string& gguf, const Src& src) {
   WHALE_ASSERT(out_.tensor_index_.count(gguf) == 0);
   out_.tensor_index_.emplace(gguf, out_.tensors_.size());
   out_.tensors_.push_back(TensorView{gguf, src.dtype, src.shape, src.data, src.bytes});
+  if (src.dtype != DType::F8_E4M3) return;
+  // The scales as ModelSource presents them (model_source.h): "<name>_scale_inv", f32, blocks of the last
+  // two dimensions under any leading (expert / head) dimension.
+  WHALE_ASSERT(src.shape.size() >= 2 && (src.file_scale != nullptr || src.scale != nullptr));
+  Shape scale_shape = src.shape;
+  scale_shape[scale_shape.size() - 2] = (scale_shape[scale_shape.size() - 2] + 127) / 128;
+  scale_shape.back() = (scale_shape.back() + 127) / 128;
+  int64_t count = 1;
+  for (int64_t d : scale_shape) count *= d;
+  const size_t bytes = static_cast<size_t>(count) * sizeof(float);
+  const uint8_t* data = reinterpret_cast<const uint8_t*>(src.scale);
+  if (src.scale == nullptr) {
+    uint8_t* converted = alloc(bytes);
+    read_scales(src, reinterpret_cast<float*>(converted));
+    data = converted;
+  }
+  const std::string name = gguf + "_scale_inv";
+  WHALE_ASSERT(out_.tensor_index_.count(name) == 0);
+  out_.tensor_index_.emplace(name, out_.tensors_.size());
+  out_.tensors_.push_back(TensorView{name, DType::F32, scale_shape, data, bytes});
 }
 
 // llama.cpp's llama architecture rotates adjacent pairs; HF checkpoints rotate the two halves of each head.
@@ -221,7 +271,8 @@ void HfTensorMapper::map_dense_layer(int64_t i) {
     const std::string w = fmt::format("{}.self_attn.{}.weight", hf, p.hf);
     const std::string gw = fmt::format("{}.{}.weight", blk, p.gguf);
     Src weight = take(w, {p.rows, h}, gw);
-    add(gw, p.heads ? permute_for_rope(weight, p.heads) : weight);
+    // The rope permutation moves rows across 128-row scale blocks, so an FP8 q / k is dequantized first.
+    add(gw, p.heads ? permute_for_rope(dequantized(weight), p.heads) : weight);
     const std::string b = fmt::format("{}.self_attn.{}.bias", hf, p.hf);
     const std::string gb = fmt::format("{}.{}.bias", blk, p.gguf);
     std::optional<Src> bias = c_.attention_bias ? std::optional(take(b, {p.rows}, gb)) : find(b, {p.rows}, gb);
@@ -244,7 +295,13 @@ void HfTensorMapper::map_kv_b(int64_t i, const std::string& blk) {
   const int64_t heads = c_.num_attention_heads, nope = c_.qk_nope_head_dim, v = c_.v_head_dim;
   const int64_t rank = c_.kv_lora_rank;
   const std::string name = fmt::format("model.layers.{}.self_attn.kv_b_proj.weight", i);
-  const Src kv_b = take(name, {heads * (nope + v), rank}, blk + ".attn_k_b.weight");
+  Src kv_b = take(name, {heads * (nope + v), rank}, blk + ".attn_k_b.weight");
+  // An FP8 kv_b stays FP8 when every head's key and value rows are whole 128-row scale blocks (DeepSeek-V3:
+  // nope = v = 128): each 128x128 block then moves (transposed for keys) as a unit and keeps its scale, so
+  // the split is exact. Otherwise blocks would be split across heads, and the tensor (small: kv_lora columns)
+  // is dequantized to f32, which is exact too.
+  const bool keep_fp8 = kv_b.dtype == DType::F8_E4M3 && nope % 128 == 0 && v % 128 == 0;
+  if (!keep_fp8) kv_b = dequantized(kv_b);
   const size_t elem = dtype_info(kv_b.dtype).block_bytes;
   uint8_t* k_b = alloc(static_cast<size_t>(heads * rank * nope) * elem);
   uint8_t* v_b = alloc(static_cast<size_t>(heads * v * rank) * elem);
@@ -259,8 +316,32 @@ void HfTensorMapper::map_kv_b(int64_t i, const std::string& blk) {
     std::memcpy(v_b + static_cast<size_t>(hh * v * rank) * elem, head + static_cast<size_t>(nope * rank) * elem,
                 static_cast<size_t>(v * rank) * elem);
   }
-  add(blk + ".attn_k_b.weight", Src{name, kv_b.dtype, {heads, rank, nope}, k_b, static_cast<size_t>(heads * rank * nope) * elem});
-  add(blk + ".attn_v_b.weight", Src{name, kv_b.dtype, {heads, v, rank}, v_b, static_cast<size_t>(heads * v * rank) * elem});
+  Src k_src{name, kv_b.dtype, {heads, rank, nope}, k_b, static_cast<size_t>(heads * rank * nope) * elem};
+  Src v_src{name, kv_b.dtype, {heads, v, rank}, v_b, static_cast<size_t>(heads * v * rank) * elem};
+  if (keep_fp8) {
+    // attn_k_b[h] is head h's key rows transposed: block (rb, jb) of it is kv_b's block (head row block + jb,
+    // rb). attn_v_b[h]'s block (ib, cb) is kv_b's (head row block + nope / 128 + ib, cb).
+    const int64_t rank_blocks = (rank + 127) / 128, nope_blocks = nope / 128, v_blocks = v / 128;
+    const int64_t head_blocks = nope_blocks + v_blocks;
+    std::vector<float> kv_b_scale(static_cast<size_t>(heads * head_blocks * rank_blocks));
+    read_scales(kv_b, kv_b_scale.data());
+    auto* k_scale = reinterpret_cast<float*>(alloc(static_cast<size_t>(heads * rank_blocks * nope_blocks) * sizeof(float)));
+    auto* v_scale = reinterpret_cast<float*>(alloc(static_cast<size_t>(heads * v_blocks * rank_blocks) * sizeof(float)));
+    for (int64_t hh = 0; hh < heads; ++hh) {
+      const float* head = kv_b_scale.data() + hh * head_blocks * rank_blocks;
+      for (int64_t rb = 0; rb < rank_blocks; ++rb) {
+        for (int64_t jb = 0; jb < nope_blocks; ++jb) {
+          k_scale[(hh * rank_blocks + rb) * nope_blocks + jb] = head[jb * rank_blocks + rb];
+        }
+      }
+      std::memcpy(v_scale + hh * v_blocks * rank_blocks, head + nope_blocks * rank_blocks,
+                  static_cast<size_t>(v_blocks * rank_blocks) * sizeof(float));
+    }
+    k_src.scale = k_scale;
+    v_src.scale = v_scale;
+  }
+  add(blk + ".attn_k_b.weight", k_src);
+  add(blk + ".attn_v_b.weight", v_src);
 }
 
 void HfTensorMapper::map_experts(int64_t i, const std::string& blk) {
@@ -277,6 +358,9 @@ void HfTensorMapper::map_experts(int64_t i, const std::string& blk) {
     uint8_t* dst = nullptr;
     size_t each = 0;
     DType dtype = DType::F32;
+    // FP8 experts: their block scales stacked the same way, {n, ceil(rows/128), ceil(cols/128)}.
+    const size_t scales_each = static_cast<size_t>(((k.shape[0] + 127) / 128) * ((k.shape[1] + 127) / 128));
+    float* scales = nullptr;
     for (int64_t e = 0; e < n; ++e) {
       const std::string name = fmt::format("model.layers.{}.mlp.experts.{}.{}.weight", i, e, k.hf);
       const Src src = take(name, k.shape, gguf);
@@ -284,13 +368,19 @@ void HfTensorMapper::map_experts(int64_t i, const std::string& blk) {
         dtype = src.dtype;
         each = src.bytes;
         dst = alloc(each * static_cast<size_t>(n));
+        if (dtype == DType::F8_E4M3) {
+          scales = reinterpret_cast<float*>(alloc(scales_each * static_cast<size_t>(n) * sizeof(float)));
+        }
       } else if (src.dtype != dtype) {
         fail("{}: tensor {}: dtype {} differs from expert 0's {}", ck_.file_of(name), name, dtype_name(src.dtype),
              dtype_name(dtype));
       }
       std::memcpy(dst + each * static_cast<size_t>(e), src.data, each);
+      if (scales != nullptr) read_scales(src, scales + scales_each * static_cast<size_t>(e));
     }
-    add(gguf, Src{gguf, dtype, {n, k.shape[0], k.shape[1]}, dst, each * static_cast<size_t>(n)});
+    Src stacked{gguf, dtype, {n, k.shape[0], k.shape[1]}, dst, each * static_cast<size_t>(n)};
+    stacked.scale = scales;
+    add(gguf, stacked);
   }
 }
 

@@ -4,9 +4,15 @@
 //   - HF folders are translated the way llama.cpp's converter does it: llama q/k rows permuted for its rope,
 //     rope_freqs.weight for llama3 rope scaling, deepseek kv_b split into attn_k_b (transposed) and attn_v_b,
 //     routed experts stacked into 3-D ffn_*_exps tensors.
-//   - Tensors are views into the memory maps where the bytes can be used as they are; FP8 weights are
-//     dequantized (weight * scale_inv per 128x128 block) into owned F32 buffers, and the rearranged tensors
-//     above are owned copies.
+//   - Tensors are views into the memory maps where the bytes can be used as they are, and the rearranged
+//     tensors above are owned copies.
+//   - FP8 checkpoints (DeepSeek-V3's float8_e4m3fn weights with float 128x128 block scales) stay FP8: a
+//     weight keeps dtype F8_E4M3 (a view into the map, or stacked / split bytes for the rearranged ones) and
+//     its scales appear next to it as "<name>_scale_inv", F32, [ceil(rows/128), ceil(cols/128)] (with a
+//     leading expert / head dimension for 3-D stacks). The real value is w[r, c] * scale[r / 128, c / 128].
+//     Where a rearrangement would split a 128-row block (llama's rope permutation, or a kv_b whose per-head
+//     row counts are not multiples of 128) that tensor is dequantized to F32 instead. Consumers that re-encode
+//     tensors (convert, quantize) read rows through dequantize_row() and skip the scale tensors.
 #pragma once
 
 #include <map>
@@ -44,6 +50,15 @@ class ModelSource {
   const std::vector<TensorView>& tensors() const { return tensors_; }
   const TensorView* find_tensor(std::string_view name) const;
   const TensorView& tensor(std::string_view name) const;  // throws naming the model and tensor when missing
+
+  // The F32 block scales ("<name>_scale_inv") of an F8_E4M3 tensor; nullptr for other types. Throws naming
+  // the tensor when an F8 tensor has none or they are mis-shaped.
+  const TensorView* scale_of(const TensorView& tensor) const;
+  // Whether `tensor` is the block-scale companion of an F8_E4M3 tensor (not a tensor of the model itself).
+  bool is_block_scale(const TensorView& tensor) const;
+  // Row `row` of `tensor` (rows as TensorView::rows() counts them, across a 3-D stack) as floats, with F8
+  // block scales applied.
+  void dequantize_row(const TensorView& tensor, int64_t row, float* out) const;
 
   // Hugging Face tokenizer files as text (nullopt for GGUF files, whose vocabulary is in metadata()).
   const std::optional<std::string>& tokenizer_json() const { return tokenizer_json_; }

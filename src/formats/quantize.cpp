@@ -88,19 +88,20 @@ void add_quantized_model(const ModelSource& source, const QuantScheme& scheme, T
   const int64_t block_count = static_cast<int64_t>(source.metadata().get_int(arch + ".block_count"));
   const bool tied = source.find_tensor("output.weight") == nullptr;
   for (const TensorView& t : source.tensors()) {
+    // FP8 block scales are applied to their weights as rows are read: GGUF has no FP8 type.
+    if (source.is_block_scale(t)) continue;
     const DType type = type_for(t, scheme, block_count, tied);
     if (type == t.dtype) {
       writer.add_tensor_ref(t.name, t.dtype, t.shape, t.data, t.bytes);
       continue;
     }
-    writer.add_tensor_generated(t.name, type, t.shape, [t, type, &pool](uint8_t* dst) {
+    writer.add_tensor_generated(t.name, type, t.shape, [&source, t, type, &pool](uint8_t* dst) {
       const int64_t row = t.row_length();
-      const size_t src_row_bytes = dtype_bytes(t.dtype, static_cast<uint64_t>(row));
       const size_t dst_row_bytes = dtype_bytes(type, static_cast<uint64_t>(row));
       pool.parallel_for(0, t.rows(), 16, [&](int64_t lo, int64_t hi) {
         std::vector<float> buffer(static_cast<size_t>(row));
         for (int64_t r = lo; r < hi; ++r) {
-          ref::dequantize_row(t.dtype, t.data + r * src_row_bytes, buffer.data(), row);
+          source.dequantize_row(t, r, buffer.data());
           ref::quantize_row(type, buffer.data(), dst + r * dst_row_bytes, row);
         }
       });

@@ -370,6 +370,22 @@ inline __m256 f8x8(const uint8_t* p) {
   return _mm256_cvtph_ps(h);
 }
 
+// The same for 32 bytes in fewer instructions (decode is bound by this conversion, not by memory): each byte
+// goes to the high half of a 16-bit word (unpack with zero), an arithmetic shift by one puts exponent and
+// mantissa where f16 has them and keeps the sign in bit 15, and clearing bit 14 (the sign's copy) finishes
+// the f16. The qword permute first makes the in-lane unpacks produce words in element order.
+inline void f8x32(const uint8_t* p, __m256 (&out)[4]) {
+  const __m256i v = _mm256_permute4x64_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), 0xd8);
+  const __m256i zero = _mm256_setzero_si256();
+  const __m256i keep = _mm256_set1_epi16(static_cast<int16_t>(0xbfff));
+  const __m256i lo = _mm256_and_si256(_mm256_srai_epi16(_mm256_unpacklo_epi8(zero, v), 1), keep);  // bytes 0-15
+  const __m256i hi = _mm256_and_si256(_mm256_srai_epi16(_mm256_unpackhi_epi8(zero, v), 1), keep);  // 16-31
+  out[0] = _mm256_cvtph_ps(_mm256_castsi256_si128(lo));
+  out[1] = _mm256_cvtph_ps(_mm256_extracti128_si256(lo, 1));
+  out[2] = _mm256_cvtph_ps(_mm256_castsi256_si128(hi));
+  out[3] = _mm256_cvtph_ps(_mm256_extracti128_si256(hi, 1));
+}
+
 void f8(const Matrix& w, int64_t r0, int64_t r1, const Activations& a, int64_t t0, int64_t t1, float* y,
         int64_t ldy) {
   const int64_t cols = a.cols;
@@ -383,15 +399,33 @@ void f8(const Matrix& w, int64_t r0, int64_t r1, const Activations& a, int64_t t
       for (int k = 0; k < T; ++k) acc[k] = _mm256_setzero_ps();
       for (int64_t c0 = 0; c0 < cols; c0 += kBlock) {
         const int64_t c1 = c0 + kBlock < cols ? c0 + kBlock : cols;
-        __m256 part[T];
-        for (int k = 0; k < T; ++k) part[k] = _mm256_setzero_ps();
-        for (int64_t c = c0; c < c1; c += 8) {
+        // Two partial sums a token: one FMA chain would leave decode waiting on its latency.
+        __m256 part[2][T];
+        for (int k = 0; k < T; ++k) part[0][k] = part[1][k] = _mm256_setzero_ps();
+        int64_t c = c0;
+        for (; c + 32 <= c1; c += 32) {
+          // A page ahead: the hardware prefetchers stop at 4 KiB page boundaries, and weights mapped from a
+          // safetensors file come in 4 KiB pages (measured on a V3-shaped FP8 head: ~4.0 -> ~5.6 GB/s a thread).
+          // The rows of a tile are contiguous, so reading past a row's end reads the next; prefetches never fault.
+          _mm_prefetch(reinterpret_cast<const char*>(row + c) + 4096, _MM_HINT_T0);
+          __m256 wv[4];
+          f8x32(row + c, wv);
+#pragma GCC unroll 4
+          for (int k = 0; k < T; ++k) {
+            const float* x = a.x + (t + k) * cols + c;
+            part[0][k] = _mm256_fmadd_ps(wv[0], _mm256_loadu_ps(x), part[0][k]);
+            part[1][k] = _mm256_fmadd_ps(wv[1], _mm256_loadu_ps(x + 8), part[1][k]);
+            part[0][k] = _mm256_fmadd_ps(wv[2], _mm256_loadu_ps(x + 16), part[0][k]);
+            part[1][k] = _mm256_fmadd_ps(wv[3], _mm256_loadu_ps(x + 24), part[1][k]);
+          }
+        }
+        for (; c < c1; c += 8) {
           const __m256 wv = f8x8(row + c);
 #pragma GCC unroll 4
-          for (int k = 0; k < T; ++k) part[k] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(a.x + (t + k) * cols + c), part[k]);
+          for (int k = 0; k < T; ++k) part[0][k] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(a.x + (t + k) * cols + c), part[0][k]);
         }
         const __m256 s = _mm256_set1_ps(256.0f * (scales != nullptr ? scales[c0 / kBlock] : 1.0f));
-        for (int k = 0; k < T; ++k) acc[k] = _mm256_fmadd_ps(part[k], s, acc[k]);
+        for (int k = 0; k < T; ++k) acc[k] = _mm256_fmadd_ps(_mm256_add_ps(part[0][k], part[1][k]), s, acc[k]);
       }
       for (int k = 0; k < T; ++k) y[(t + k) * ldy + r] = hsum(acc[k]);
     }

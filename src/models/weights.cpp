@@ -24,12 +24,9 @@ const TensorView& Weights::get(std::string_view name) const {
 }
 
 const TensorView* Weights::scale_of(std::string_view name) const {
-  const TensorView& t = get(name);
-  if (t.dtype != DType::F8_E4M3) return nullptr;
-  // FP8 checkpoints pair "X.weight" with "X.weight_scale_inv" (DeepSeek-V3's layout).
-  const TensorView* scale = find(fmt::format("{}_scale_inv", name));
-  if (scale == nullptr) fail("{}: tensor {}: f8_e4m3 weight without its {}_scale_inv block scales", path(), name, name);
-  return scale;
+  // FP8 checkpoints pair "X.weight" with "X.weight_scale_inv" (DeepSeek-V3's layout); the source checks
+  // that the scales exist and fit the weight (2-D, or 3-D for stacked experts and kv_b heads).
+  return source_->scale_of(get(name));
 }
 
 Matrix Weights::matrix(std::string_view name) const {

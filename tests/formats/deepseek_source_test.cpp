@@ -3,9 +3,18 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <fstream>
+#include <iterator>
+
 #include "core/error.h"
+#include "formats/gguf_convert.h"
 #include "formats/hf_test_folder.h"
 #include "formats/model_source.h"
+#include "formats/quantize.h"
+#include "kernels/matrix.h"
+#include "kernels/ref/ops.h"
+#include "kernels/ref/quant.h"
 
 namespace whale {
 namespace {
@@ -168,12 +177,197 @@ TEST(ModelSourceDeepseek, V3TinyCheckpointAndLayouts) {
   EXPECT_EQ(f32_at(down, 2 * 32 + 7 * 4 + 3), 2231.0f);
   EXPECT_EQ(f32_at(m.tensor("blk.1.ffn_up_exps.weight"), 32), 1100.0f);
 
-  // FP8 q_a_proj: bytes 1.0 / 2.0 alternating, times scale_inv 0.5.
+  // FP8 q_a_proj stays FP8, its scales beside it: bytes 1.0 / 2.0 alternating, times scale_inv 0.5.
   const TensorView& q_a = m.tensor("blk.0.attn_q_a.weight");
-  EXPECT_EQ(q_a.dtype, DType::F32);
+  EXPECT_EQ(q_a.dtype, DType::F8_E4M3);
   EXPECT_EQ(q_a.shape, (Shape{4, 8}));
-  EXPECT_EQ(f32_at(q_a, 0), 0.5f);
-  EXPECT_EQ(f32_at(q_a, 31), 1.0f);
+  EXPECT_EQ(q_a.bytes, 32u);
+  const TensorView* scale = m.scale_of(q_a);
+  ASSERT_NE(scale, nullptr);
+  EXPECT_EQ(scale, m.find_tensor("blk.0.attn_q_a.weight_scale_inv"));
+  EXPECT_EQ(scale->shape, (Shape{1, 1}));
+  EXPECT_EQ(f32_at(*scale, 0), 0.5f);
+  EXPECT_TRUE(m.is_block_scale(*scale));
+  EXPECT_FALSE(m.is_block_scale(q_a));
+  std::vector<float> row(8);
+  m.dequantize_row(q_a, 3, row.data());
+  EXPECT_EQ(row[0], 0.5f);
+  EXPECT_EQ(row[7], 1.0f);
+  EXPECT_EQ(m.scale_of(m.tensor("blk.0.attn_k_b.weight")), nullptr);  // an f32 tensor has no scales
+}
+
+// float8_e4m3fn code of a small power of two 2^k (k in [-6, 8]): exponent k + 7, no mantissa bits.
+uint8_t fp8_pow2(int k) { return static_cast<uint8_t>((k + 7) << 3); }
+
+// Where each tensor's bytes start in a safetensors file: 8 + header length + data_offsets[0].
+int64_t file_offset(const std::string& path, const std::string& name) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  uint64_t header = 0;
+  std::memcpy(&header, bytes.data(), 8);
+  const json j = json::parse(std::string(bytes.data() + 8, header));
+  return 8 + static_cast<int64_t>(header) + j.at(name).at("data_offsets").at(0).get<int64_t>();
+}
+
+TEST(ModelSourceDeepseek, Fp8WeightsAreViewsIntoTheFile) {
+  TempDir dir;
+  v3_tensors().write(dir, v3_config());
+  ModelSource m = ModelSource::open(dir.path());
+  const std::string file = dir.file("model.safetensors");
+  // token_embd is an f32 view: where it sits gives the start of the mapping; q_a must sit at its own offset.
+  const uint8_t* map = m.tensor("token_embd.weight").data - file_offset(file, "model.embed_tokens.weight");
+  const TensorView& q_a = m.tensor("blk.0.attn_q_a.weight");
+  EXPECT_EQ(q_a.data, map + file_offset(file, "model.layers.0.self_attn.q_a_proj.weight"));
+}
+
+// Layer 1's routed gate experts in FP8, expert e with codes 2^(r - 2) for row r and scale e + 1.
+TinyCheckpoint v3_tensors_with_fp8_experts() {
+  TinyCheckpoint t = v3_tensors();
+  for (int e = 0; e < 4; ++e) {
+    const std::string name = "model.layers.1.mlp.experts." + std::to_string(e) + ".gate_proj.weight";
+    t.remove(name);
+    std::vector<uint8_t> codes(32);
+    for (size_t i = 0; i < codes.size(); ++i) codes[i] = fp8_pow2(static_cast<int>(i / 8) - 2);
+    t.add_raw({name, "F8_E4M3", {4, 8}, codes});
+    t.add_raw({name + "_scale_inv", "BF16", {1, 1}, testing::bf16_bytes({static_cast<float>(e + 1)})});
+  }
+  return t;
+}
+
+TEST(ModelSourceDeepseek, Fp8ExpertsStackWithTheirScales) {
+  TempDir dir;
+  v3_tensors_with_fp8_experts().write(dir, v3_config());
+  ModelSource m = ModelSource::open(dir.path());
+  const TensorView& gate = m.tensor("blk.1.ffn_gate_exps.weight");
+  EXPECT_EQ(gate.dtype, DType::F8_E4M3);
+  EXPECT_EQ(gate.shape, (Shape{4, 4, 8}));
+  EXPECT_EQ(gate.bytes, 4u * 32u);  // one byte a weight
+  const TensorView* scale = m.scale_of(gate);
+  ASSERT_NE(scale, nullptr);
+  EXPECT_EQ(scale->shape, (Shape{4, 1, 1}));  // bf16 in the file, f32 as presented
+  for (int e = 0; e < 4; ++e) EXPECT_EQ(f32_at(*scale, e), static_cast<float>(e + 1));
+  std::vector<float> row(8);
+  m.dequantize_row(gate, 2 * 4 + 3, row.data());  // expert 2, row 3: 2^1 * 3
+  EXPECT_EQ(row[5], 6.0f);
+  // The kernels' view of one expert takes that expert's slice of the 3-D scales.
+  const Matrix expert = expert_matrix(gate, 2, scale);
+  EXPECT_EQ(expert.scale_inv, reinterpret_cast<const float*>(scale->data) + 2);
+  std::fill(row.begin(), row.end(), 0.0f);
+  ref::get_row(expert, 3, row.data());
+  EXPECT_EQ(row[5], 6.0f);
+}
+
+// hidden 8, 2 heads, nope = v = 128 (DeepSeek-V3's head dims), kv_lora 4: kv_b holds whole 128-row blocks
+// per head, so the split keeps FP8. Block b of kv_b (rows 128b..) has scale 2^b, codes 2^((row + col) % 4 - 2).
+TEST(ModelSourceDeepseek, Fp8KvBWithWholeBlocksStaysFp8) {
+  TempDir dir;
+  json config = v3_config();
+  config["qk_nope_head_dim"] = 128;
+  config["v_head_dim"] = 128;
+  config["num_hidden_layers"] = 1;
+  config["num_nextn_predict_layers"] = 0;
+  TinyCheckpoint t;
+  t.add("model.embed_tokens.weight", {10, 8});
+  t.add("model.norm.weight", {8});
+  t.add("lm_head.weight", {10, 8});
+  const std::string p = "model.layers.0";
+  t.add(p + ".input_layernorm.weight", {8});
+  t.add(p + ".self_attn.q_a_proj.weight", {4, 8});
+  t.add(p + ".self_attn.q_a_layernorm.weight", {4});
+  t.add(p + ".self_attn.q_b_proj.weight", {2 * 130, 4});
+  t.add(p + ".self_attn.kv_a_proj_with_mqa.weight", {6, 8});
+  t.add(p + ".self_attn.kv_a_layernorm.weight", {4});
+  const int64_t rows = 2 * 256, rank = 4;
+  std::vector<uint8_t> codes(static_cast<size_t>(rows * rank));
+  std::vector<float> kv_b(codes.size());  // the real values
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < rank; ++c) {
+      const int k = static_cast<int>((r + c) % 4) - 2;
+      codes[static_cast<size_t>(r * rank + c)] = fp8_pow2(k);
+      kv_b[static_cast<size_t>(r * rank + c)] = std::ldexp(1.0f, k + static_cast<int>(r / 128));
+    }
+  }
+  t.add_raw({p + ".self_attn.kv_b_proj.weight", "F8_E4M3", {rows, rank}, codes});
+  t.add_raw({p + ".self_attn.kv_b_proj.weight_scale_inv", "F32", {4, 1}, testing::f32_bytes({1, 2, 4, 8})});
+  t.add(p + ".self_attn.o_proj.weight", {8, 2 * 128});
+  t.add(p + ".post_attention_layernorm.weight", {8});
+  for (const char* w : {"gate_proj", "up_proj"}) t.add(p + ".mlp." + w + ".weight", {6, 8});
+  t.add(p + ".mlp.down_proj.weight", {8, 6});
+  t.write(dir, config);
+
+  ModelSource m = ModelSource::open(dir.path());
+  const TensorView& k_b = m.tensor("blk.0.attn_k_b.weight");
+  const TensorView& v_b = m.tensor("blk.0.attn_v_b.weight");
+  ASSERT_EQ(k_b.dtype, DType::F8_E4M3);
+  ASSERT_EQ(v_b.dtype, DType::F8_E4M3);
+  EXPECT_EQ(k_b.shape, (Shape{2, 4, 128}));
+  EXPECT_EQ(v_b.shape, (Shape{2, 128, 4}));
+  EXPECT_EQ(m.scale_of(k_b)->shape, (Shape{2, 1, 1}));
+  EXPECT_EQ(m.scale_of(v_b)->shape, (Shape{2, 1, 1}));
+  std::vector<float> row(128);
+  for (int64_t h = 0; h < 2; ++h) {
+    for (int64_t r = 0; r < rank; ++r) {  // k_b[h][r][j] = kv_b[256h + j][r]
+      m.dequantize_row(k_b, h * rank + r, row.data());
+      for (int64_t j = 0; j < 128; ++j) ASSERT_EQ(row[j], kv_b[static_cast<size_t>((256 * h + j) * rank + r)]);
+    }
+    for (int64_t i = 0; i < 128; ++i) {  // v_b[h][i][c] = kv_b[256h + 128 + i][c]
+      m.dequantize_row(v_b, h * 128 + i, row.data());
+      for (int64_t c = 0; c < rank; ++c) ASSERT_EQ(row[c], kv_b[static_cast<size_t>((256 * h + 128 + i) * rank + c)]);
+    }
+  }
+}
+
+// The tiny folder's kv_b (2 nope + 3 v rows a head) in FP8 would split its 128-row block across heads, so it
+// is dequantized: the split tensors are f32 with the real values.
+TEST(ModelSourceDeepseek, Fp8KvBSplittingBlocksIsDequantized) {
+  TempDir dir;
+  TinyCheckpoint t = v3_tensors();
+  t.remove("model.layers.1.self_attn.kv_b_proj.weight");
+  std::vector<uint8_t> codes(40);
+  for (size_t i = 0; i < codes.size(); ++i) codes[i] = fp8_pow2(static_cast<int>(i % 4));
+  t.add_raw({"model.layers.1.self_attn.kv_b_proj.weight", "F8_E4M3", {10, 4}, codes});
+  t.add_raw({"model.layers.1.self_attn.kv_b_proj.weight_scale_inv", "F32", {1, 1}, testing::f32_bytes({0.5f})});
+  t.write(dir, v3_config());
+  ModelSource m = ModelSource::open(dir.path());
+  const TensorView& k_b = m.tensor("blk.1.attn_k_b.weight");
+  EXPECT_EQ(k_b.dtype, DType::F32);
+  EXPECT_EQ(m.find_tensor("blk.1.attn_k_b.weight_scale_inv"), nullptr);
+  // k_b[1][3][1] = kv_b[6][3] = 2^3 * 0.5; v_b[1][2][3] = kv_b[9][3] = 2^3 * 0.5; v_b[0][0][1] = kv_b[2][1] = 1.
+  EXPECT_EQ(f32_at(k_b, 15), 4.0f);
+  EXPECT_EQ(f32_at(m.tensor("blk.1.attn_v_b.weight"), 23), 4.0f);
+  EXPECT_EQ(f32_at(m.tensor("blk.1.attn_v_b.weight"), 1), 1.0f);
+}
+
+// `whale convert` and `whale quantize` write GGUF, which has no FP8: the weights come out dequantized with
+// their scales applied, and the scale tensors are not written.
+TEST(ModelSourceDeepseek, Fp8ConvertsAndQuantizesWithScalesApplied) {
+  TempDir dir;
+  v3_tensors_with_fp8_experts().write(dir, v3_config());
+  const ModelSource m = ModelSource::open(dir.path());
+  ThreadPool pool(2);
+  for (const bool quantize : {false, true}) {
+    gguf::Writer writer;
+    if (quantize) {
+      gguf::add_quantized_model(m, *gguf::quant_scheme("f32"), pool, writer);
+    } else {
+      gguf::add_model(m, DType::F32, writer);
+    }
+    const std::string path = dir.file(quantize ? "quantized.gguf" : "converted.gguf");
+    writer.write(path);
+    const gguf::File out = gguf::File::open(path);
+    for (const TensorView& t : out.tensors()) {
+      EXPECT_FALSE(t.name.ends_with("_scale_inv")) << t.name;
+      EXPECT_EQ(t.dtype, DType::F32) << t.name;
+    }
+    const TensorView* q_a = out.find_tensor("blk.0.attn_q_a.weight");
+    ASSERT_NE(q_a, nullptr);
+    EXPECT_EQ(f32_at(*q_a, 0), 0.5f);
+    EXPECT_EQ(f32_at(*q_a, 31), 1.0f);
+    const TensorView* gate = out.find_tensor("blk.1.ffn_gate_exps.weight");
+    ASSERT_NE(gate, nullptr);
+    EXPECT_EQ(f32_at(*gate, 2 * 32 + 3 * 8 + 5), 6.0f);  // expert 2, row 3: 2^1 * 3
+    EXPECT_EQ(f32_at(*gate, 0), 0.25f);
+  }
 }
 
 TEST(ModelSourceDeepseek, MtpLayerOnRequest) {

@@ -5,7 +5,7 @@
 //      list that config implies;
 //   2: a model folder: config.json, then model.safetensors.index.json (empty: none), then model.safetensors,
 //      separated by kSeparator; opened as a ModelSource (tensor renaming, rope permutation, FP8
-//      dequantization, kv_b split, expert stacking), then built and run for two tokens.
+//      weights with their block scales, kv_b split, expert stacking), then built and run for two tokens.
 // Anything wrong with the files must end in whale::Error; any other exception, a crash, a sanitizer report
 // or a failed invariant is a bug.
 #include <algorithm>

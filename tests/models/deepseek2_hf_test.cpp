@@ -264,5 +264,31 @@ TEST(Deepseek2Hf, V3Fp8FolderWithMtpMatchesGguf) {
   EXPECT_LT(diff, 1e-5f);
 }
 
+// DeepSeek-V3's head dims (nope = v = 128) make every head's kv_b rows whole 128-row FP8 blocks, so the
+// loader keeps attn_k_b / attn_v_b in FP8 (block scales transposed with the key blocks) instead of
+// dequantizing kv_b; the model must still match the f32 GGUF of the same rounded values.
+TEST(Deepseek2Hf, V3Fp8FolderWithWholeKvBBlocksRunsInFp8) {
+  testing::TempDir dir;
+  ModelConfig config = test::tiny_config("tiny-v3");
+  config.qk_nope_head_dim = 128;
+  config.v_head_dim = 128;
+  const std::string gguf = write_both(config, true, dir);
+  {
+    const ModelSource source = ModelSource::open(dir.path());
+    for (const char* name : {"blk.0.attn_q_a.weight", "blk.0.attn_k_b.weight", "blk.0.attn_v_b.weight",
+                             "blk.1.ffn_gate_exps.weight", "blk.1.ffn_down_shexp.weight"}) {
+      const TensorView& t = source.tensor(name);
+      EXPECT_EQ(t.dtype, DType::F8_E4M3) << name;
+      EXPECT_EQ(t.bytes, static_cast<size_t>(t.elements())) << name;  // one byte a weight
+      EXPECT_NE(source.scale_of(t), nullptr) << name;
+    }
+  }
+  ThreadPool pool(2);
+  std::unique_ptr<Deepseek2Model> hf = load(dir.path(), pool, true);
+  const float diff = test::max_abs_diff(outputs(*hf), outputs(*load(gguf, pool, false)));
+  std::printf("V3 style HF folder (fp8, nope = v = 128, MTP) vs GGUF: max |logit diff| = %.3g\n", diff);
+  EXPECT_LT(diff, 1e-5f);
+}
+
 }  // namespace
 }  // namespace whale
