@@ -1,14 +1,28 @@
-// SIMD inner loops of attention (ops.cpp dispatches to them by active_isa()).
+// The tile kernels of the fused attention (ops.cpp): one set per ISA level, chosen by active_isa(). The
+// driver in ops.cpp owns the blocking, the causal mask and the online softmax; these do the arithmetic on
+// one block of query rows against one block of key positions.
 #pragma once
 
 #include <cstdint>
 
 namespace whale::kernels {
 
-// One query head q [key_dim] against positions 0..len-1 of k (row p at p * k_stride) and v (p * v_stride):
-// out [value_dim] = softmax(q . k_p * scale) weighted sum of v_p. `scores` holds len floats of scratch.
-// AVX2 + FMA: call only when the CPU has them.
-void attention_head_avx2(const float* q, const float* k, int64_t k_stride, const float* v, int64_t v_stride,
-                         int64_t len, int64_t key_dim, int64_t value_dim, float scale, float* scores, float* out);
+struct AttentionTiles {
+  // s[i * ld + j] = (q[i] . (k + j * k_stride)) * scale for i < rows, j < keys; each q[i] holds dim floats.
+  void (*scores)(const float* const* q, int64_t rows, const float* k, int64_t k_stride, int64_t keys, int64_t dim,
+                 float scale, float* s, int64_t ld);
+  // x[j] = e^(x[j] - max) for j < n, where every x[j] <= max; returns the sum of the new x[j].
+  float (*exp_sum)(float* x, int64_t n, float max);
+  // o[i] = o[i] * alpha[i] + sum_j p[i * ld + j] * (v + j * v_stride) for i < rows, j < keys, over dim floats.
+  void (*accumulate)(float* const* o, const float* alpha, int64_t rows, const float* p, int64_t ld, const float* v,
+                     int64_t v_stride, int64_t keys, int64_t dim);
+};
+
+// Plain C++ (the scalar level; the compiler's baseline vectorization at most).
+const AttentionTiles& attention_tiles_scalar();
+// AVX2 + FMA: use only when the CPU has them (active_isa() >= Isa::Avx2).
+const AttentionTiles& attention_tiles_avx2();
+// AVX-512 F: use only when active_isa() == Isa::Avx512.
+const AttentionTiles& attention_tiles_avx512();
 
 }  // namespace whale::kernels

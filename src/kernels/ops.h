@@ -33,9 +33,12 @@ void swiglu(const float* gate, const float* up, int64_t n, float* out);
 // y[i] += x[i].
 void add(float* y, const float* x, int64_t n);
 
-// Floats of scratch attention() needs for keys up to `context` positions on `pool`.
+// Floats of scratch attention() needs on `pool`: a block of scores and three per-row values per thread, the
+// same for any context (the parameter stays so callers size scratch where the context is known).
 size_t attention_scratch_floats(int64_t context, const ThreadPool& pool);
-// As ref::attention; parallel over (token, head). scratch: attention_scratch_floats(start_pos + n_tokens).
+// As ref::attention, fused and tiled (ops.cpp): blocks of query rows sharing a kv head against blocks of keys
+// with an online softmax, parallel over (kv head, row block). out must not overlap q, k or v; it is written
+// as the accumulator. scratch: attention_scratch_floats(start_pos + n_tokens, pool) floats.
 void attention(const AttentionShape& shape, const float* q, int64_t n_tokens, int64_t start_pos,
                const float* k, const float* v, float scale, float* out, float* scratch, ThreadPool& pool);
 

@@ -168,6 +168,91 @@ TEST(Attention, FastMatchesReferenceOnEveryIsa) {
   kernels::set_isa(saved);
 }
 
+// The tiled attention (ops.cpp: blocks of 64 query rows against blocks of 64 keys, online softmax) against
+// the reference on every ISA level, in the shapes the models run and around the block edges: multi-head,
+// grouped-query with groups of 2, 6 and 7 (row blocks then split tokens' heads), and MLA's latent layout
+// (one kv head, keys [c | pe] of 576 floats, values the first 512 of the same rows, v = k) with 16 and 128
+// heads; one token, 7, and 130 (several row and key blocks, with the causal mask inside them), from position
+// 0 and from 77; odd head dims exercise the SIMD tails. The output starts as NaN, so every element must be
+// written. Each reference is computed once and compared with every level and pool size.
+TEST(Attention, TiledMatchesReferenceOnEveryIsa) {
+  struct Case {
+    const char* name;
+    int64_t heads, kv, dk, dv;
+    bool latent;
+  };
+  const Case cases[] = {
+      {"mha", 4, 4, 64, 64, false},        {"gqa2", 4, 2, 128, 128, false},  {"gqa6", 12, 2, 128, 128, false},
+      {"gqa7", 14, 2, 40, 37, false},      {"mla16", 16, 1, 576, 512, true}, {"mla128", 128, 1, 576, 512, true},
+      {"latent-odd", 6, 1, 19, 13, true},
+  };
+  const kernels::Isa saved = kernels::active_isa();
+  for (const Case& c : cases) {
+    for (int64_t n : {1, 7, 130}) {
+      if (c.heads == 128 && n > 7) continue;  // the double-precision reference would dominate the suite
+      for (int64_t start : {0, 77}) {
+        const int64_t ctx = start + n;
+        AttentionShape s{c.heads, c.kv, c.dk, c.dv, c.heads * c.dk, c.kv * c.dk, c.latent ? c.dk : c.kv * c.dv,
+                         c.heads * c.dv};
+        std::vector<float> q = random_floats(n * s.q_stride, 11, 0.3f), k = random_floats(ctx * s.k_stride, 12);
+        std::vector<float> v = c.latent ? std::vector<float>() : random_floats(ctx * s.v_stride, 13);
+        const float* values = c.latent ? k.data() : v.data();
+        std::vector<float> want(n * s.out_stride);
+        ref::attention(s, q.data(), n, start, k.data(), values, 0.3f, want.data());
+        for (kernels::Isa isa : {kernels::Isa::Scalar, kernels::Isa::Avx2, kernels::Isa::Avx512}) {
+          if (!kernels::set_isa(isa)) continue;
+          for (int threads : {1, 3}) {
+            ThreadPool pool(threads);
+            std::vector<float> scratch(kernels::attention_scratch_floats(ctx, pool));
+            std::vector<float> got(want.size(), std::nanf(""));
+            kernels::attention(s, q.data(), n, start, k.data(), values, 0.3f, got.data(), scratch.data(), pool);
+            for (size_t i = 0; i < got.size(); ++i) {
+              ASSERT_NEAR(got[i], want[i], 2e-5 * (1.0 + std::fabs(want[i])))
+                  << c.name << " " << kernels::isa_name(isa) << " n=" << n << " start=" << start
+                  << " threads=" << threads << " i=" << i;
+            }
+          }
+        }
+      }
+    }
+  }
+  kernels::set_isa(saved);
+}
+
+// A case whose answer fits in a comment: one-hot queries and keys, so query token t at position t scores
+// key p as 2 if p % 3 == t % 3 and 0 otherwise; with values v_p = p, the output is the mean of positions
+// 0..t weighted e^2 or 1. Spans several key blocks (150 positions), so a mask or rescale error in any block
+// (even one future key let in) moves the mean well past the tolerance.
+TEST(Attention, OneHotKeysGiveKnownMeans) {
+  const int64_t n = 150, dk = 3;
+  AttentionShape s{1, 1, dk, 1, dk, dk, 1, 1};
+  std::vector<float> q(n * dk, 0.0f), k(n * dk, 0.0f), v(n);
+  for (int64_t p = 0; p < n; ++p) {
+    q[p * dk + p % 3] = 2.0f;
+    k[p * dk + p % 3] = 1.0f;
+    v[p] = static_cast<float>(p);
+  }
+  const kernels::Isa saved = kernels::active_isa();
+  for (kernels::Isa isa : {kernels::Isa::Scalar, kernels::Isa::Avx2, kernels::Isa::Avx512}) {
+    if (!kernels::set_isa(isa)) continue;
+    ThreadPool pool(2);
+    std::vector<float> scratch(kernels::attention_scratch_floats(n, pool));
+    std::vector<float> out(n);
+    kernels::attention(s, q.data(), n, 0, k.data(), v.data(), 1.0f, out.data(), scratch.data(), pool);
+    for (int64_t t = 0; t < n; ++t) {
+      // Positions p <= t with p % 3 == t % 3 weigh e^2, the others 1.
+      double num = 0, den = 0;
+      for (int64_t p = 0; p <= t; ++p) {
+        const double w = p % 3 == t % 3 ? std::exp(2.0) : 1.0;
+        num += w * static_cast<double>(p);
+        den += w;
+      }
+      ASSERT_NEAR(out[t], num / den, 1e-4 * (1.0 + num / den)) << kernels::isa_name(isa) << " t=" << t;
+    }
+  }
+  kernels::set_isa(saved);
+}
+
 TEST(Attention, LatentLayoutValuesArePrefixOfKeys) {
   // MLA-style: one kv head whose key row is [c (4) | pe (2)] and whose value is c, the row's prefix.
   const int64_t heads = 3, kd = 6, vd = 4, ctx = 5;
