@@ -210,17 +210,17 @@ TEST(TileTables, SimdMatchesScalarOnSameActivations) {
   kernels::set_isa(saved);
 }
 
-// Decode (1-3 tokens) of the K-quants, which the AVX-512 table runs through its own kernel, against the scalar
-// table on the same activations: random payloads (every scale and min bit pattern, negative Q6_K scales) as
-// well as quantized rows, row counts that are not a multiple of 4 or 16, and a token range that does not
-// start at token 0.
+// The K-quants below the AVX-512 table's repacking threshold (decode, and the few tokens an MoE expert gets),
+// which it runs three tokens at a time through its own kernel, and above it, against the scalar table on the
+// same activations: random payloads (every scale and min bit pattern, negative Q6_K scales) as well as
+// quantized rows, row counts that are not a multiple of 4 or 16, and token ranges that do not start at 0.
 TEST(TileTables, KQuantDecodeMatchesScalar) {
   const kernels::Isa saved = kernels::active_isa();
   for (kernels::Isa isa : {kernels::Isa::Avx2, kernels::Isa::Avx512}) {
     if (!kernels::set_isa(isa)) continue;
     for (DType type : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
       for (bool random_payload : {false, true}) {
-        const int64_t rows = 37, cols = 1024, n = 4;
+        const int64_t rows = 37, cols = 1024, n = 40;
         TestMatrix t = make_matrix(type, rows, cols, 21);
         if (random_payload) {
           std::mt19937 rng(22);
@@ -237,7 +237,8 @@ TEST(TileTables, KQuantDecodeMatchesScalar) {
         const kernels::Activations a = buffer.reserve(kernels::activation_kind(type), x.data(), n, cols, false);
         kernels::ActivationBuffer::prepare_range(a, 0, n);
         std::vector<float> row(cols);
-        for (auto [t0, t1] : {std::pair<int64_t, int64_t>{0, 1}, {0, 2}, {0, 3}, {1, 4}, {3, 4}, {2, 4}}) {
+        for (auto [t0, t1] : {std::pair<int64_t, int64_t>{0, 1}, {0, 2}, {0, 3}, {1, 4}, {3, 4}, {2, 4}, {1, 8},
+                              {5, 36}, {0, 40}}) {
           for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, 16}, {16, 37}, {5, 6}, {0, 37}}) {
             std::vector<float> want(n * rows, -1.0f), got(n * rows, -1.0f);
             kernels::scalar_tiles().get(type)(t.m, r0, r1, a, t0, t1, want.data(), rows);
