@@ -20,6 +20,7 @@
 #include "formats/model_source.h"
 #include "kernels/isa.h"
 #include "models/model.h"
+#include "runtime/loaded_model.h"
 #include "runtime/process_memory.h"
 
 namespace whale::cli {
@@ -38,6 +39,7 @@ struct BenchOptions {
   bool json = false;
   bool membw = false;
   size_t membw_mib = 1024;
+  bool map_weights = false;
 };
 
 double seconds_since(Clock::time_point start) {
@@ -125,7 +127,8 @@ void run_bench(const BenchOptions& o) {
   const int threads = resolve_threads(o.threads);
   ThreadPool pool(threads);
   const Clock::time_point load_start = Clock::now();
-  auto source = std::make_shared<const ModelSource>(ModelSource::open(o.model));
+  auto source = std::make_shared<const ModelSource>(
+      ModelSource::open(o.model, inference_source_options(o.model, o.map_weights, available_memory())));
   LoadOptions load;
   load.pool = &pool;
   load.max_batch_tokens = std::max<int64_t>(1, std::min(o.batch, std::max<int64_t>(o.prompt, 1)));
@@ -209,6 +212,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-b,--batch", o->batch, "Prompt tokens per forward step")->check(CLI::Range(1, 8192))->capture_default_str();
   cmd->add_option("-r,--repetitions", o->repetitions, "Runs (the best is reported)")->check(CLI::Range(1, 100))->capture_default_str();
   cmd->add_flag("--json", o->json, "Print one JSON object");
+  cmd->add_flag("--mmap", o->map_weights, "Use the weights from the file's memory map (as run and serve --mmap)");
   cmd->add_flag("--membw", o->membw, "Measure memory read bandwidth with 1..T threads instead");
   cmd->add_option("--membw-mib", o->membw_mib, "Buffer size for --membw")->check(CLI::Range(16, 1 << 16))->capture_default_str();
   cmd->callback([o] {

@@ -35,6 +35,7 @@ struct RunOptions {
   bool json = false;
   bool think = true;
   bool check_memory = true;
+  bool map_weights = false;
   std::vector<std::string> stop;
   std::string logits_out;
 };
@@ -64,6 +65,8 @@ void add_common_options(CLI::App* cmd, RunOptions& o) {
   cmd->add_flag("--no-think{false}", o.think, "Ask the template to skip reasoning (where it has a switch)");
   cmd->add_flag("--no-memory-check{false}", o.check_memory,
                 "Load even when the weights and KV cache exceed the available memory");
+  cmd->add_flag("--mmap", o.map_weights,
+                "Use the weights from the file's memory map rather than a copy in huge pages (slower decode)");
 }
 
 // Streams deltas to the terminal: reasoning dimmed on a tty; elsewhere the model's own <think> markup.
@@ -127,13 +130,14 @@ Engine start(const RunOptions& o) {
   LoadModelOptions load;
   load.pool = e.pool.get();
   load.max_batch_tokens = o.batch;
+  load.map_weights = o.map_weights;
   e.loaded = load_model_from_path(o.model, load);
   const int64_t ctx = choose_context_size(*e.loaded.model, o.ctx);
   if (o.check_memory) {
     MemoryNeed need{e.loaded.source->tensor_bytes(),
                     static_cast<uint64_t>(ctx) * e.loaded.model->kv_bytes_per_token(),
                     fmt::format("{} tokens", ctx)};
-    check_memory_fits(o.model, need, available_memory());
+    check_memory_fits(o.model, need, e.loaded.available_before_load);
   }
   e.session = std::make_unique<Session>(*e.loaded.model, e.loaded.tokenizer, ctx);
   return e;

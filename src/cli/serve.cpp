@@ -35,6 +35,7 @@ struct ServeFlags {
   int keep_alive_ms = 5000;
   double drain_timeout_s = 30;
   bool check_memory = true;
+  bool map_weights = false;
   bool toy = false;
   int toy_step_ms = 0;
 };
@@ -51,6 +52,7 @@ std::unique_ptr<server::Engine> make_engine(const ServeFlags& flags, SchedulerOp
   server::ModelEngineOptions options;
   options.threads = flags.threads;
   options.check_memory = flags.check_memory;
+  options.map_weights = flags.map_weights;
   options.scheduler = std::move(scheduler);
   return std::make_unique<server::ModelEngine>(flags.model, std::move(options));
 }
@@ -161,6 +163,8 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--no-memory-check{false}", flags->check_memory,
                 "load even when the weights and KV caches exceed the available memory");
+  cmd->add_flag("--mmap", flags->map_weights,
+                "use the weights from the file's memory map rather than a copy in huge pages (slower decode)");
   cmd->add_flag("--toy", flags->toy, "serve a tiny deterministic toy model instead (for testing the API)")
       ->group("Testing");
   cmd->add_option("--toy-step-ms", flags->toy_step_ms, "toy model: milliseconds per forward step")->group("Testing");

@@ -16,7 +16,7 @@
 
 namespace whale {
 
-MappedFile::MappedFile(std::string path) : path_(std::move(path)) {
+MappedFile::MappedFile(std::string path, Residency residency) : path_(std::move(path)) {
   int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail("{}: cannot open: {}", path_, std::strerror(errno));
   struct stat st {};
@@ -25,7 +25,32 @@ MappedFile::MappedFile(std::string path) : path_(std::move(path)) {
     fail("{}: not a regular file", path_);
   }
   size_ = static_cast<size_t>(st.st_size);
-  if (size_ > 0) {
+  if (size_ > 0 && residency == Residency::HugePageCopy) {
+    void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      const int err = errno;
+      ::close(fd);
+      fail("{}: cannot allocate {} bytes for the weights: {}", path_, size_, std::strerror(err));
+    }
+    // Only advice: without transparent huge pages the copy still works, in 4 KiB pages.
+    ::madvise(p, size_, MADV_HUGEPAGE);
+    auto* dst = static_cast<uint8_t*>(p);
+    size_t done = 0;
+    while (done < size_) {
+      const ssize_t got = ::pread(fd, dst + done, size_ - done, static_cast<off_t>(done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        const int err = got < 0 ? errno : 0;
+        ::munmap(p, size_);
+        ::close(fd);
+        fail("{}: read failed after {} of {} bytes: {}", path_, done, size_,
+             err != 0 ? std::strerror(err) : "the file shrank while it was read");
+      }
+      done += static_cast<size_t>(got);
+    }
+    ::mprotect(p, size_, PROT_READ);
+    data_ = dst;
+  } else if (size_ > 0) {
     void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
       int err = errno;

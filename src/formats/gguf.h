@@ -98,7 +98,7 @@ class File {
   // Opens and validates a whole file: header, every metadata value, the tensor table (names unique, types
   // known, shapes sane, data inside the file and aligned). Throws whale::Error naming the file and the key or
   // tensor at fault.
-  static File open(const std::string& path);
+  static File open(const std::string& path, MappedFile::Residency residency = MappedFile::Residency::Map);
 
   const std::string& path() const { return map_->path(); }
   uint32_t version() const { return version_; }

@@ -153,9 +153,9 @@ std::string known_tensor_types() {
 
 }  // namespace
 
-File File::open(const std::string& path) {
+File File::open(const std::string& path, MappedFile::Residency residency) {
   File file;
-  file.map_ = std::make_shared<MappedFile>(path);
+  file.map_ = std::make_shared<MappedFile>(path, residency);
   file.metadata_ = Metadata(path);
   Cursor cur(file.map_->path(), file.map_->data(), file.map_->size());
 

@@ -470,7 +470,7 @@ ModelSource HfLoader::load(const std::string& folder, const ModelSource::Options
     fail("{}: not a Hugging Face model folder: config.json is missing", folder);
   }
   const hf::Config config = hf::parse_config((dir / "config.json").string());
-  auto checkpoint = std::make_shared<safetensors::Checkpoint>(safetensors::Checkpoint::open(folder));
+  auto checkpoint = std::make_shared<safetensors::Checkpoint>(safetensors::Checkpoint::open(folder, options.residency));
 
   ModelSource source;
   source.kind_ = ModelSource::Kind::HuggingFace;

@@ -16,7 +16,7 @@ ModelSource ModelSource::open(const std::string& path, const Options& options) {
   if (!std::filesystem::exists(path, ec)) {
     fail("{}: no such file or folder (expected a .gguf file or a Hugging Face model folder)", path);
   }
-  auto file = std::make_shared<gguf::File>(gguf::File::open(path));
+  auto file = std::make_shared<gguf::File>(gguf::File::open(path, options.residency));
   ModelSource source;
   source.kind_ = Kind::Gguf;
   source.path_ = path;

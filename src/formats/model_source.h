@@ -35,6 +35,8 @@ class ModelSource {
     // blk.N.nextn.* plus their block tensors, with block_count and nextn_predict_layers counting them.
     // llama.cpp's converter leaves them out, so `whale convert` does too unless asked.
     bool include_mtp = false;
+    // How the weight files are held (core/mapped_file.h): inference copies them into huge pages.
+    MappedFile::Residency residency = MappedFile::Residency::Map;
   };
 
   // Opens a .gguf file or a Hugging Face folder. Throws whale::Error naming the file, key or tensor at fault:

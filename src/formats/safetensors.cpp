@@ -47,9 +47,9 @@ std::string_view dtype_string(DType type) {
   return "?";
 }
 
-File File::open(const std::string& path) {
+File File::open(const std::string& path, MappedFile::Residency residency) {
   File file;
-  file.map_ = std::make_shared<MappedFile>(path);
+  file.map_ = std::make_shared<MappedFile>(path, residency);
   const uint64_t size = file.map_->size();
   if (size < 8) fail("{}: truncated: expected an 8-byte header length, the file has {} bytes", path, size);
   const uint64_t header_bytes = read_u64_le(file.map_->data());
@@ -147,7 +147,7 @@ const TensorView* File::find_tensor(std::string_view name) const {
   return it == index_.end() ? nullptr : &tensors_[it->second];
 }
 
-Checkpoint Checkpoint::open(const std::string& folder) {
+Checkpoint Checkpoint::open(const std::string& folder, MappedFile::Residency residency) {
   namespace fs = std::filesystem;
   Checkpoint ck;
   const fs::path dir(folder);
@@ -192,7 +192,7 @@ Checkpoint Checkpoint::open(const std::string& folder) {
   for (const std::string& name : shard_names) {
     const fs::path shard = dir / name;
     if (!fs::exists(shard)) fail("{}: shard {} named by the index is missing", folder, name);
-    ck.files_.push_back(File::open(shard.string()));
+    ck.files_.push_back(File::open(shard.string(), residency));
   }
   for (size_t f = 0; f < ck.files_.size(); ++f) {
     for (const TensorView& t : ck.files_[f].tensors()) {

@@ -20,7 +20,7 @@ class File {
   // Opens and validates the header: JSON well-formed, every dtype supported (F32, F16, BF16, F8_E4M3),
   // shapes non-negative, data_offsets inside the data section and matching dtype x shape, no overlaps.
   // Throws whale::Error naming the file and the tensor at fault.
-  static File open(const std::string& path);
+  static File open(const std::string& path, MappedFile::Residency residency = MappedFile::Residency::Map);
 
   const std::string& path() const { return map_->path(); }
   size_t file_size() const { return map_->size(); }
@@ -41,7 +41,8 @@ class Checkpoint {
  public:
   // Throws whale::Error when no weights are found, a shard is missing, the index names a tensor its shard
   // lacks, or two files hold the same tensor.
-  static Checkpoint open(const std::string& folder);
+  static Checkpoint open(const std::string& folder,
+                         MappedFile::Residency residency = MappedFile::Residency::Map);
 
   const std::vector<TensorView>& tensors() const { return tensors_; }
   const TensorView* find_tensor(std::string_view name) const;

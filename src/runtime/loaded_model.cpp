@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 
 #include "core/error.h"
 
@@ -38,11 +39,35 @@ void prefetch(const ModelSource& source) {
   std::fflush(stderr);
 }
 
+// Bytes of the files holding the weights: the .gguf file, or the .safetensors files of a folder.
+uint64_t weight_file_bytes(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec)) {
+    const uintmax_t size = std::filesystem::file_size(path, ec);
+    return ec ? 0 : size;
+  }
+  uint64_t total = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
+    if (entry.path().extension() == ".safetensors") total += entry.file_size(ec);
+  }
+  return total;
+}
+
 }  // namespace
+
+ModelSource::Options inference_source_options(const std::string& path, bool map_weights,
+                                              const AvailableMemory& available) {
+  ModelSource::Options open;
+  const bool fits = available.bytes == 0 || weight_file_bytes(path) <= available.bytes / 4 * 3;
+  open.residency = !map_weights && fits ? MappedFile::Residency::HugePageCopy : MappedFile::Residency::Map;
+  return open;
+}
 
 LoadedModel load_model_from_path(const std::string& path, const LoadModelOptions& options) {
   WHALE_ASSERT(options.pool != nullptr);
-  auto source = std::make_shared<const ModelSource>(ModelSource::open(path));
+  const AvailableMemory available = available_memory();
+  const ModelSource::Options open = inference_source_options(path, options.map_weights, available);
+  auto source = std::make_shared<const ModelSource>(ModelSource::open(path, open));
   Tokenizer tokenizer = source->tokenizer_json()
                             ? Tokenizer::from_hf_json(*source->tokenizer_json(),
                                                       source->tokenizer_config_json().value_or(""), path)
@@ -53,7 +78,9 @@ LoadedModel load_model_from_path(const std::string& path, const LoadModelOptions
     chat_template.emplace(*source->chat_template(), token_text(tokenizer.bos_id()), token_text(tokenizer.eos_id()),
                           path + ": chat template");
   }
-  if (options.prefetch_with_progress && isatty(STDERR_FILENO)) prefetch(*source);
+  if (open.residency == MappedFile::Residency::Map && options.prefetch_with_progress && isatty(STDERR_FILENO)) {
+    prefetch(*source);
+  }
   LoadOptions load;
   load.pool = options.pool;
   load.max_batch_tokens = options.max_batch_tokens;
@@ -62,7 +89,7 @@ LoadedModel load_model_from_path(const std::string& path, const LoadModelOptions
     fail("{}: the tokenizer has {} tokens but the model's vocabulary only {}", path, tokenizer.vocab_size(),
          model->config().vocab_size);
   }
-  return LoadedModel{std::move(source), std::move(model), std::move(tokenizer), std::move(chat_template)};
+  return LoadedModel{std::move(source), std::move(model), std::move(tokenizer), std::move(chat_template), available};
 }
 
 }  // namespace whale

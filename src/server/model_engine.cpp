@@ -32,16 +32,17 @@ std::string name_of(const LoadedModel& loaded, const std::string& path) {
   return p.stem().string();
 }
 
-LoadedModel load(const std::string& path, ThreadPool& pool) {
+LoadedModel load(const std::string& path, ThreadPool& pool, bool map_weights) {
   LoadModelOptions options;
   options.pool = &pool;
+  options.map_weights = map_weights;
   return load_model_from_path(path, options);
 }
 
 }  // namespace
 
 ModelEngine::ModelEngine(const std::string& path, ModelEngineOptions options)
-    : pool_(std::make_unique<ThreadPool>(options.threads)), loaded_(load(path, *pool_)) {
+    : pool_(std::make_unique<ThreadPool>(options.threads)), loaded_(load(path, *pool_, options.map_weights)) {
   model_id_ = name_of(loaded_, path);
   const Tokenizer& tok = loaded_.tokenizer;
   reasoning_ = tok.token_id("<think>").has_value() ||
@@ -58,7 +59,7 @@ ModelEngine::ModelEngine(const std::string& path, ModelEngineOptions options)
     need.kv_cache = static_cast<uint64_t>(s.parallel) * static_cast<uint64_t>(s.context_length) *
                     loaded_.model->kv_bytes_per_token();
     need.kv_shape = fmt::format("{} sequences x {} tokens", s.parallel, s.context_length);
-    check_memory_fits(path, need, available_memory());
+    check_memory_fits(path, need, loaded_.available_before_load);
   }
   if (!s.cache_dir.empty()) s.model_fingerprint = model_fingerprint(*loaded_.source);
   if (!loaded_.chat_template)

@@ -15,7 +15,8 @@ namespace whale::server {
 
 struct ModelEngineOptions {
   int threads = 0;             // compute threads (0 = all cores)
-  bool check_memory = true;    // refuse a model whose weights and KV caches exceed the available memory
+  bool check_memory = true;
+  bool map_weights = false;    // weights from the file's memory map rather than copied into huge pages    // refuse a model whose weights and KV caches exceed the available memory
   SchedulerOptions scheduler;  // context_length 0 = the model's, at most kDefaultContext
   static constexpr int64_t kDefaultContext = 4096;
 };

@@ -2,7 +2,8 @@
 # `whale bench` end to end on a tiny model: the JSON report has the fields the comparison script reads, the
 # speeds are positive, and weight bytes per token match the file's tensors (a tiny qwen2 with an untied head:
 # everything but the embedding table is read per token, so the count sits between 10% and 100% of the file).
-# Also `whale bench --membw` on a small buffer, and every ISA level through WHALE_ISA gives a result.
+# Also `whale bench --membw` on a small buffer, every ISA level through WHALE_ISA gives a result, and --mmap
+# (weights from the file map instead of the huge-page copy) gives the same logits.
 set -euo pipefail
 WHALE=${WHALE:-build/whale}
 dir=$(mktemp -d)
@@ -33,3 +34,13 @@ const m = JSON.parse(fs.readFileSync(`${dir}/membw.json`, "utf8"));
 if (m.read_gb_per_s.length !== 2 || !m.read_gb_per_s.every((g) => g > 0)) { console.error("membw: " + JSON.stringify(m)); process.exit(1); }
 console.log(`membw: ${m.read_gb_per_s.map((g) => g.toFixed(1)).join(", ")} GB/s`);
 ' "$dir" "$model"
+
+# Weights copied into huge pages (the default) and used from the file's map (--mmap) give the same logits,
+# and bench takes --mmap too.
+for mode in "" --mmap; do
+  "$WHALE" run -m "$model" $mode --prompt-tokens '[1, 2, 3, 4]' -n 1 --temp 0 --json --ctx 16 --threads 1 \
+    --logits-out "$dir/logits$mode.bin" > /dev/null
+done
+cmp -s "$dir/logits.bin" "$dir/logits--mmap.bin" || { echo "FAIL: --mmap changes the logits" >&2; exit 1; }
+"$WHALE" bench -m "$model" --mmap -p 4 -n 2 -t 1 --json > /dev/null
+echo "ok: copied and mapped weights give the same logits"
