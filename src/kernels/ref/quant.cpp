@@ -157,14 +157,23 @@ void dequantize_row(DType type, const void* src, float* dst, int64_t n) {
     case DType::F32:
       std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
       return;
+    // Halves are read byte-wise: safetensors places tensors at any offset, so src may be odd.
     case DType::F16: {
-      const auto* h = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) dst[i] = f16_to_f32(h[i]);
+      const auto* bytes = static_cast<const uint8_t*>(src);
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, bytes + 2 * i, sizeof(h));
+        dst[i] = f16_to_f32(h);
+      }
       return;
     }
     case DType::BF16: {
-      const auto* h = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(h[i]);
+      const auto* bytes = static_cast<const uint8_t*>(src);
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, bytes + 2 * i, sizeof(h));
+        dst[i] = bf16_to_f32(h);
+      }
       return;
     }
     case DType::F8_E4M3: {
